@@ -1,0 +1,119 @@
+"""Engine, sessions and the declarative base; one engine per app in ``app.extensions``.
+
+SQLite needs help to behave like a server database under several gunicorn workers: WAL so readers
+never wait for the writer, a busy timeout instead of instant "database is locked", foreign keys,
+and ``BEGIN IMMEDIATE`` for write transactions so two writers queue up instead of deadlocking
+when both upgrade a read lock (the audit chain reads its head, then appends).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import DateTime
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import event
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+WRITE_OPTION = "frontdesk_write"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store timezone-aware UTC datetimes and always hand back aware ones (SQLite drops tz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """The one declarative base; every table hangs off its metadata."""
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC, aware."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """Return a new resource id: a random UUID, as SCIM wants ids opaque and stable."""
+    return str(uuid.uuid4())
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the per-dialect settings Frontdesk relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        _tune_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 5)
+    return create_engine(url, **kwargs)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Database:
+    """The engine and the two session factories (read, write) of one app."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.dialect = self.engine.dialect.name
+        self.read_session = sessionmaker(self.engine, expire_on_commit=False)
+        write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self.write_session = sessionmaker(write_engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        """Close every pooled connection (after fork, or at shutdown)."""
+        self.engine.dispose()
+
+
+def init_app(app: Flask, url: str) -> Database:
+    """Create the app's database handle and keep it in ``app.extensions``."""
+    db = Database(url)
+    app.extensions["frontdesk.db"] = db
+    return db
+
+
+def get_db(app: Flask) -> Database:
+    """Return the app's database handle."""
+    db: Database = app.extensions["frontdesk.db"]
+    return db

@@ -1,0 +1,168 @@
+"""Tables. A user or group keeps its whole SCIM document in ``doc`` and copies of the values
+that are looked up, made unique or sorted on into indexed columns and child rows.
+
+- ``users.user_name_key`` / ``groups.display_name_key`` hold the casefolded name with a unique
+  index: case-insensitive uniqueness that holds under races on both SQLite and PostgreSQL.
+- ``user_values`` indexes multi-valued attributes (emails, phoneNumbers, addresses, ...), one row
+  an element, so ``emails[type eq "work"].value eq "x"`` is an indexed EXISTS, not a scan.
+- ``memberships`` is one row per (group, member): adding one member to a 100 000-member group
+  inserts one row and reads none of the others.
+- ``audit_events`` is a hash chain; ``audit_head`` holds its tip and is the lock that orders
+  writers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.db import Base
+from app.db import UTCDateTime
+from app.db import new_id
+from app.db import utcnow
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_name: Mapped[str] = mapped_column(String(256))
+    user_name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(16), default="scim")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserValue(Base):
+    """One element of a multi-valued user attribute, for filtering in SQL."""
+
+    __tablename__ = "user_values"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    attr: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    value_key: Mapped[str | None] = mapped_column(String(512))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+
+    __table_args__ = (Index("ix_user_values_attr_value_key", "attr", "value_key"),)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    display_name: Mapped[str] = mapped_column(String(256))
+    display_name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(16), default="scim")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Membership(Base):
+    """A direct member (user or group) of a group; ``expires_at`` makes a time-bound grant."""
+
+    __tablename__ = "memberships"
+
+    group_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    member_type: Mapped[str] = mapped_column(String(8), default="User")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    granted_by: Mapped[str | None] = mapped_column(String(256))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IdentityLink(Base):
+    """Who a user is at an IdP: (IdP entity id, NameID) is the identity, never an email."""
+
+    __tablename__ = "identity_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    name_id: Mapped[str] = mapped_column(String(512))
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("idp_entity_id", "name_id", name="uq_identity_links_idp"),)
+
+
+class ApiToken(Base):
+    """A bearer token: only a SHA-256 of its secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(256), default="scim")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """One audit event; ``seq`` orders the chain and ``hash`` seals the row and its predecessor."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_id)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(512), index=True)
+    actor_label: Mapped[str | None] = mapped_column(String(512))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_kind: Mapped[str | None] = mapped_column(String(16))
+    target_id: Mapped[str | None] = mapped_column(String(512))
+    target_label: Mapped[str | None] = mapped_column(String(512))
+    outcome: Mapped[str] = mapped_column(String(16), default="success")
+    reason: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_events_target", "target_kind", "target_id"),)
+
+
+class AuditHead(Base):
+    """The tip of the audit chain: one row, locked by every writer to append in order."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

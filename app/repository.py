@@ -1,0 +1,566 @@
+"""Reads and writes of users, groups and memberships; neutral criteria compiled to SQL.
+
+Every filter runs in the database: a path the compiler does not know raises
+``InvalidFilterError`` instead of being dropped, so a filter can never widen its result. Case-
+insensitive attributes compare casefolded keys (indexed columns) or ``lower()`` of JSON values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import and_
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import not_
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import true
+from sqlalchemy import union_all
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import catalog
+from app.db import utcnow
+from app.errors import ConflictError
+from app.errors import InvalidFilterError
+from app.errors import NotFoundError
+from app.models import Group
+from app.models import IdentityLink
+from app.models import Membership
+from app.models import User
+from app.models import UserValue
+from app.query import And
+from app.query import Compare
+from app.query import Criteria
+from app.query import Not
+from app.query import Or
+from app.query import Page
+from app.query import Sort
+from app.query import ValuePath
+
+# Multi-valued user attributes indexed one element a row in user_values.
+INDEXED_MULTI = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
+                 "x509Certificates")
+
+
+def fold(value: str) -> str:
+    """Return the key a case-insensitive value is stored and compared under."""
+    return value.casefold()
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _compare(expr: Any, op: str, value: Any, *, fold_value: bool) -> ColumnElement[bool]:
+    """Compile ``expr op value`` so that an absent value never matches (NULL-safe under NOT)."""
+    if op == "pr":
+        present: ColumnElement[bool] = expr.is_not(None)
+        return and_(present, expr != literal("")) if fold_value else present
+    if value is None:
+        if op == "eq":
+            absent: ColumnElement[bool] = expr.is_(None)
+            return absent
+        if op == "ne":
+            present = expr.is_not(None)
+            return present
+        raise InvalidFilterError(f"'{op}' cannot compare with null")
+    if isinstance(value, str) and fold_value:
+        value = fold(value)
+    if op in {"co", "sw", "ew"}:
+        if not isinstance(value, str):
+            raise InvalidFilterError(f"'{op}' needs a string value")
+        pattern = _like_escape(value)
+        pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op]
+        return and_(expr.is_not(None), expr.like(pattern, escape="\\"))
+    if op == "eq":
+        return and_(expr.is_not(None), expr == value)
+    if op == "ne":
+        return or_(expr.is_(None), expr != value)
+    comparators = {"gt": expr > value, "ge": expr >= value, "lt": expr < value,
+                   "le": expr <= value}
+    if op not in comparators:
+        raise InvalidFilterError(f"unknown operator '{op}'")
+    return and_(expr.is_not(None), comparators[op])
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a path compiles to: a SQL expression and whether values are casefolded for it."""
+
+    expr: Any
+    fold: bool
+
+
+def _json_leaf(doc: Any, keys: Sequence[str], attr: catalog.Attribute) -> _Target:
+    """Address a singular value inside a JSON document column."""
+    element = doc[tuple(keys)] if len(keys) > 1 else doc[keys[0]]
+    if attr.type == "boolean":
+        return _Target(element.as_boolean(), False)
+    if attr.type in {"integer"}:
+        return _Target(element.as_integer(), False)
+    if attr.type == "decimal":
+        return _Target(element.as_float(), False)
+    text = element.as_string()
+    if attr.case_exact:
+        return _Target(text, False)
+    return _Target(func.lower(text), True)
+
+
+class _Compiler:
+    """Compile criteria for one resource kind into a WHERE clause."""
+
+    def __init__(self, kind: catalog.ResourceKind) -> None:
+        self.kind = kind
+
+    def compile(self, criteria: Criteria) -> ColumnElement[bool]:
+        if isinstance(criteria, And):
+            return and_(*(self.compile(c) for c in criteria.items))
+        if isinstance(criteria, Or):
+            return or_(*(self.compile(c) for c in criteria.items))
+        if isinstance(criteria, Not):
+            return not_(self.compile(criteria.item))
+        if isinstance(criteria, ValuePath):
+            return self.value_path(criteria)
+        return self.compare(criteria)
+
+    def resolve(self, path: str) -> catalog.Path:
+        resolved = catalog.resolve(self.kind, path)
+        if resolved is None:
+            raise InvalidFilterError(f"unknown attribute '{path}'")
+        return resolved
+
+    def compare(self, cmp: Compare) -> ColumnElement[bool]:
+        resolved = self.resolve(cmp.path)
+        if resolved.attribute.multi_valued:
+            sub = resolved.sub.name if resolved.sub else "value"
+            return self.value_path(ValuePath(resolved.attribute.name, Compare(sub, cmp.op,
+                                                                             cmp.value)))
+        target = self.singular(resolved)
+        if target.expr is None:
+            raise InvalidFilterError(f"'{cmp.path}' cannot be filtered on")
+        return _compare(target.expr, cmp.op, cmp.value, fold_value=target.fold)
+
+    def singular(self, path: catalog.Path) -> _Target:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def value_path(self, vp: ValuePath) -> ColumnElement[bool]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class _UserCompiler(_Compiler):
+    def __init__(self) -> None:
+        super().__init__(catalog.USER_KIND)
+
+    def singular(self, path: catalog.Path) -> _Target:
+        key = path.key
+        columns: dict[str, _Target] = {
+            "id": _Target(User.id, False),
+            "externalId": _Target(User.external_id, False),
+            "userName": _Target(User.user_name_key, True),
+            "active": _Target(User.active, False),
+            "meta.created": _Target(User.created_at, False),
+            "meta.lastModified": _Target(User.updated_at, False),
+        }
+        if key in columns:
+            return columns[key]
+        if path.schema is None:
+            raise InvalidFilterError(f"'{key}' cannot be filtered on")
+        if path.leaf.returned == "never" or path.leaf.type == "reference" and path.sub:
+            raise InvalidFilterError(f"'{key}' cannot be filtered on")
+        keys = [path.attribute.name] + ([path.sub.name] if path.sub else [])
+        if path.schema == catalog.ENTERPRISE_SCHEMA:
+            keys = [catalog.ENTERPRISE_SCHEMA, *keys]
+        if path.leaf.type == "complex":
+            raise InvalidFilterError(f"'{key}' is complex; name a sub-attribute")
+        return _json_leaf(User.doc, keys, path.leaf)
+
+    def value_path(self, vp: ValuePath) -> ColumnElement[bool]:
+        resolved = self.resolve(vp.path)
+        attr = resolved.attribute
+        if attr.name == "groups":
+            return self._groups(vp.where)
+        if attr.name not in INDEXED_MULTI:
+            raise InvalidFilterError(f"'{vp.path}' cannot be filtered on")
+        inner = self._element(attr, vp.where)
+        return exists().where(UserValue.user_id == User.id, UserValue.attr == attr.name, inner)
+
+    def _element(self, attr: catalog.Attribute, where: Criteria) -> ColumnElement[bool]:
+        if isinstance(where, And):
+            return and_(*(self._element(attr, c) for c in where.items))
+        if isinstance(where, Or):
+            return or_(*(self._element(attr, c) for c in where.items))
+        if isinstance(where, Not):
+            return not_(self._element(attr, where.item))
+        if isinstance(where, ValuePath):
+            raise InvalidFilterError("value paths cannot nest")
+        sub = attr.sub(where.path)
+        if sub is None:
+            raise InvalidFilterError(f"unknown attribute '{attr.name}.{where.path}'")
+        if sub.name == "value" and not sub.case_exact:
+            target = _Target(UserValue.value_key, True)
+        else:
+            target = _json_leaf(UserValue.data, [sub.name], sub)
+        return _compare(target.expr, where.op, where.value, fold_value=target.fold)
+
+    def _groups(self, where: Criteria) -> ColumnElement[bool]:
+        if isinstance(where, And | Or):
+            parts = [self._groups(c) for c in where.items]
+            return and_(*parts) if isinstance(where, And) else or_(*parts)
+        if isinstance(where, Not):
+            return not_(self._groups(where.item))
+        if isinstance(where, ValuePath) or where.path.casefold() not in {"value", "display"}:
+            raise InvalidFilterError("only groups.value and groups.display can be filtered on")
+        if where.path.casefold() == "value":
+            cond = _compare(Membership.group_id, where.op, where.value, fold_value=False)
+            return exists().where(Membership.member_id == User.id, cond)
+        cond = _compare(Group.display_name_key, where.op, where.value, fold_value=True)
+        return exists().where(Membership.member_id == User.id, Membership.group_id == Group.id,
+                              cond)
+
+
+class _GroupCompiler(_Compiler):
+    def __init__(self) -> None:
+        super().__init__(catalog.GROUP_KIND)
+
+    def singular(self, path: catalog.Path) -> _Target:
+        columns: dict[str, _Target] = {
+            "id": _Target(Group.id, False),
+            "externalId": _Target(Group.external_id, False),
+            "displayName": _Target(Group.display_name_key, True),
+            "meta.created": _Target(Group.created_at, False),
+            "meta.lastModified": _Target(Group.updated_at, False),
+        }
+        if path.key not in columns:
+            raise InvalidFilterError(f"'{path.key}' cannot be filtered on")
+        return columns[path.key]
+
+    def value_path(self, vp: ValuePath) -> ColumnElement[bool]:
+        if self.resolve(vp.path).attribute.name != "members":
+            raise InvalidFilterError(f"'{vp.path}' cannot be filtered on")
+        return exists().where(Membership.group_id == Group.id, self._member(vp.where))
+
+    def _member(self, where: Criteria) -> ColumnElement[bool]:
+        if isinstance(where, And | Or):
+            parts = [self._member(c) for c in where.items]
+            return and_(*parts) if isinstance(where, And) else or_(*parts)
+        if isinstance(where, Not):
+            return not_(self._member(where.item))
+        if isinstance(where, ValuePath):
+            raise InvalidFilterError("value paths cannot nest")
+        name = where.path.casefold()
+        if name == "value":
+            return _compare(Membership.member_id, where.op, where.value, fold_value=False)
+        if name == "type":
+            return _compare(Membership.member_type, where.op, where.value, fold_value=False)
+        raise InvalidFilterError("only members.value and members.type can be filtered on")
+
+
+USER_COMPILER = _UserCompiler()
+GROUP_COMPILER = _GroupCompiler()
+
+
+def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
+    """Return ORDER BY terms; a stable tie-breaker (created, id) always comes last."""
+    terms: list[Any] = []
+    if sort is not None:
+        resolved = compiler.resolve(sort.path)
+        if resolved.attribute.multi_valued:
+            if model is not User or resolved.attribute.name not in INDEXED_MULTI:
+                raise InvalidFilterError(f"cannot sort by '{sort.path}'")
+            # RFC 7643 §2.4: a multi-valued attribute sorts by its (primary or first) value.
+            expr: Any = (
+                select(func.min(UserValue.value_key))
+                .where(UserValue.user_id == User.id, UserValue.attr == resolved.attribute.name)
+                .scalar_subquery()
+            )
+        else:
+            expr = compiler.singular(resolved).expr
+        terms.append(expr.desc().nulls_last() if sort.descending else expr.asc().nulls_last())
+    terms += [model.created_at.asc(), model.id.asc()]
+    return terms
+
+
+def _page_bounds(page: Page) -> tuple[int, int]:
+    return max(page.start, 1) - 1, max(page.count, 0)
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """A member as a group lists it."""
+
+    id: str
+    type: str
+    display: str | None
+
+
+class UserRepository:
+    """Users: ``get`` raises ``NotFoundError``, ``find`` returns None."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, user_id: str, *, lock: bool = False) -> User | None:
+        stmt = select(User).where(User.id == user_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def get(self, user_id: str, *, lock: bool = False) -> User:
+        user = self.find(user_id, lock=lock)
+        if user is None:
+            raise NotFoundError(f"User {user_id} not found")
+        return user
+
+    def find_by_user_name(self, user_name: str) -> User | None:
+        return self.session.execute(
+            select(User).where(User.user_name_key == fold(user_name))
+        ).scalar_one_or_none()
+
+    def search(
+        self, criteria: Criteria | None, sort: Sort | None, page: Page
+    ) -> tuple[int, list[User]]:
+        """Return (total matches, one page of users) with two statements."""
+        where = USER_COMPILER.compile(criteria) if criteria is not None else true()
+        total = self.session.execute(select(func.count()).select_from(User).where(where))
+        offset, limit = _page_bounds(page)
+        rows: list[User] = []
+        if limit:
+            rows = list(self.session.execute(
+                select(User).where(where).order_by(*_order(USER_COMPILER, User, sort))
+                .offset(offset).limit(limit)
+            ).scalars())
+        return int(total.scalar_one()), rows
+
+    def add(self, user: User) -> None:
+        """Insert a user; a taken userName raises ``ConflictError``."""
+        self.session.add(user)
+        self._flush_unique(f"userName '{user.user_name}' is already taken")
+
+    def save(self, user: User) -> None:
+        """Flush changes to a user; a taken userName raises ``ConflictError``."""
+        self._flush_unique(f"userName '{user.user_name}' is already taken")
+
+    def _flush_unique(self, message: str) -> None:
+        try:
+            with self.session.begin_nested():
+                self.session.flush()
+        except IntegrityError:
+            raise ConflictError(message) from None
+
+    def index_values(self, user: User, *, replace: bool) -> None:
+        """Rewrite the user's rows in ``user_values`` from its document."""
+        if replace:
+            self.session.execute(delete(UserValue).where(UserValue.user_id == user.id))
+        rows = []
+        for attr in INDEXED_MULTI:
+            for position, element in enumerate(user.doc.get(attr) or []):
+                if not isinstance(element, dict):
+                    continue
+                value = element.get("value")
+                rows.append({
+                    "user_id": user.id,
+                    "attr": attr,
+                    "position": position,
+                    "value_key": fold(value)[:512] if isinstance(value, str) else None,
+                    "data": element,
+                })
+        if rows:
+            self.session.execute(insert(UserValue), rows)
+
+    def delete(self, user: User) -> list[str]:
+        """Delete a user with their memberships and links; return the groups they left."""
+        left = list(self.session.execute(
+            delete(Membership).where(Membership.member_id == user.id)
+            .returning(Membership.group_id)
+        ).scalars())
+        if left:
+            touch_groups(self.session, left)
+        self.session.execute(delete(UserValue).where(UserValue.user_id == user.id))
+        self.session.execute(delete(IdentityLink).where(IdentityLink.user_id == user.id))
+        self.session.delete(user)
+        self.session.flush()
+        return sorted(left)
+
+    def groups_of(self, user_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        """Return each user's direct groups as (group id, displayName), in one statement."""
+        result: dict[str, list[tuple[str, str]]] = {uid: [] for uid in user_ids}
+        if not user_ids:
+            return result
+        rows = self.session.execute(
+            select(Membership.member_id, Group.id, Group.display_name)
+            .join(Group, Group.id == Membership.group_id)
+            .where(Membership.member_id.in_(list(user_ids)))
+            .order_by(Group.display_name_key)
+        )
+        for member_id, group_id, display in rows:
+            result[member_id].append((group_id, display))
+        return result
+
+
+def touch_groups(session: Session, group_ids: Iterable[str]) -> None:
+    """Bump version and lastModified of groups whose membership changed (sorted: no deadlock)."""
+    ids = sorted(set(group_ids))
+    if ids:
+        session.execute(
+            update(Group).where(Group.id.in_(ids))
+            .values(version=Group.version + 1, updated_at=utcnow())
+        )
+
+
+class GroupRepository:
+    """Groups and their memberships; membership changes are deltas, never whole-group reads."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, group_id: str, *, lock: bool = False) -> Group | None:
+        stmt = select(Group).where(Group.id == group_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def get(self, group_id: str, *, lock: bool = False) -> Group:
+        group = self.find(group_id, lock=lock)
+        if group is None:
+            raise NotFoundError(f"Group {group_id} not found")
+        return group
+
+    def find_by_display_name(self, display_name: str) -> Group | None:
+        return self.session.execute(
+            select(Group).where(Group.display_name_key == fold(display_name))
+        ).scalar_one_or_none()
+
+    def search(
+        self, criteria: Criteria | None, sort: Sort | None, page: Page
+    ) -> tuple[int, list[Group]]:
+        """Return (total matches, one page of groups) with two statements."""
+        where = GROUP_COMPILER.compile(criteria) if criteria is not None else true()
+        total = self.session.execute(select(func.count()).select_from(Group).where(where))
+        offset, limit = _page_bounds(page)
+        rows: list[Group] = []
+        if limit:
+            rows = list(self.session.execute(
+                select(Group).where(where).order_by(*_order(GROUP_COMPILER, Group, sort))
+                .offset(offset).limit(limit)
+            ).scalars())
+        return int(total.scalar_one()), rows
+
+    def add(self, group: Group) -> None:
+        """Insert a group; a taken displayName raises ``ConflictError``."""
+        self.session.add(group)
+        self.save(group)
+
+    def save(self, group: Group) -> None:
+        """Flush changes to a group; a taken displayName raises ``ConflictError``."""
+        try:
+            with self.session.begin_nested():
+                self.session.flush()
+        except IntegrityError:
+            raise ConflictError(f"displayName '{group.display_name}' is already taken") from None
+
+    def delete(self, group: Group) -> None:
+        """Delete a group, its memberships, and its membership in other groups."""
+        parents = list(self.session.execute(
+            delete(Membership).where(Membership.member_id == group.id)
+            .returning(Membership.group_id)
+        ).scalars())
+        touch_groups(self.session, parents)
+        self.session.execute(delete(Membership).where(Membership.group_id == group.id))
+        self.session.delete(group)
+        self.session.flush()
+
+    def member_types(self, ids: Sequence[str]) -> dict[str, str]:
+        """Return which of ``ids`` exist, as id → "User" or "Group", in one statement."""
+        if not ids:
+            return {}
+        unique = list(dict.fromkeys(ids))
+        stmt = union_all(
+            select(User.id, literal("User")).where(User.id.in_(unique)),
+            select(Group.id, literal("Group")).where(Group.id.in_(unique)),
+        )
+        return {row[0]: row[1] for row in self.session.execute(stmt)}
+
+    def members(self, group_ids: Sequence[str]) -> dict[str, list[MemberInfo]]:
+        """Return the members of each group with their display names, in one statement."""
+        result: dict[str, list[MemberInfo]] = {gid: [] for gid in group_ids}
+        if not group_ids:
+            return result
+        member_group = Group.__table__.alias("member_group")
+        rows = self.session.execute(
+            select(Membership.group_id, Membership.member_id, Membership.member_type,
+                   func.coalesce(User.display_name, User.user_name, member_group.c.display_name))
+            .outerjoin(User, User.id == Membership.member_id)
+            .outerjoin(member_group, member_group.c.id == Membership.member_id)
+            .where(Membership.group_id.in_(list(group_ids)))
+            .order_by(Membership.group_id, Membership.created_at, Membership.member_id)
+        )
+        for group_id, member_id, member_type, display in rows:
+            result[group_id].append(MemberInfo(member_id, member_type, display))
+        return result
+
+    def add_members(self, group_id: str, members: dict[str, str], granted_by: str | None
+                    ) -> list[str]:
+        """Insert memberships that do not exist yet; return the ids actually added."""
+        if not members:
+            return []
+        dialect = self.session.get_bind().dialect.name
+        insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+        now = utcnow()
+        stmt = insert_fn(Membership).values([
+            {"group_id": group_id, "member_id": mid, "member_type": mtype, "created_at": now,
+             "granted_by": granted_by}
+            for mid, mtype in members.items()
+        ]).on_conflict_do_nothing().returning(Membership.member_id)
+        return list(self.session.execute(stmt).scalars())
+
+    def remove_members(self, group_id: str, ids: Sequence[str]) -> list[str]:
+        """Delete the given memberships; return the ids actually removed."""
+        if not ids:
+            return []
+        return list(self.session.execute(
+            delete(Membership)
+            .where(Membership.group_id == group_id, Membership.member_id.in_(list(ids)))
+            .returning(Membership.member_id)
+        ).scalars())
+
+    def remove_all_members(self, group_id: str, keep: Sequence[str] = ()) -> list[str]:
+        """Delete every membership of the group except ``keep``; return the removed ids."""
+        cond = Membership.group_id == group_id
+        if keep:
+            cond = and_(cond, Membership.member_id.not_in(list(keep)))
+        return list(self.session.execute(
+            delete(Membership).where(cond).returning(Membership.member_id)
+        ).scalars())
+
+    def would_cycle(self, group_id: str, member_group_ids: Sequence[str]) -> bool:
+        """Return whether making these groups members of ``group_id`` creates a cycle."""
+        if not member_group_ids:
+            return False
+        if group_id in member_group_ids:
+            return True
+        # Walk up from group_id through its parent groups; nesting is shallow in practice.
+        frontier, seen = {group_id}, {group_id}
+        targets = set(member_group_ids)
+        while frontier:
+            parents = set(self.session.execute(
+                select(Membership.group_id).where(Membership.member_id.in_(list(frontier)))
+            ).scalars()) - seen
+            if parents & targets:
+                return True
+            seen |= parents
+            frontier = parents
+        return False
+
+

@@ -1,0 +1,335 @@
+"""The only write path. Every change to users, groups, memberships and tokens happens here,
+inside a unit of work, with its audit events, and commits once.
+
+Documents are SCIM-shaped dicts with canonical attribute names (see ``app.catalog``); the
+doors (SCIM, SAML, admin, CLI) validate their input and hand over documents. A write that
+changes nothing writes nothing, not even an audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal
+
+from app import catalog
+from app.audit import Actor
+from app.audit import AuditAction
+from app.db import utcnow
+from app.errors import InvalidInputError
+from app.errors import PreconditionFailedError
+from app.models import ApiToken
+from app.models import Group
+from app.models import User
+from app.repository import fold
+from app.repository import touch_groups
+from app.uow import UnitOfWork
+
+MAX_NAME = 256
+Document = dict[str, Any]
+
+
+def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a document into ``{"name.givenName": ..., "emails": [...]}`` for diffs."""
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and (not prefix or key.startswith("urn:")):
+            flat.update(flatten(value, f"{path}." if not key.startswith("urn:") else f"{path}:"))
+        elif value is not None and value != [] and value != {}:
+            flat[path] = value
+    return flat
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Return ``{path: [old, new]}`` for every flattened path whose value differs."""
+    a, b = flatten(old), flatten(new)
+    return {k: [a.get(k), b.get(k)] for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
+
+
+def _check_version(current: int, expected: int | None) -> None:
+    if expected is not None and expected != current:
+        raise PreconditionFailedError(
+            f"the resource is at version {current}, not {expected}; fetch it again"
+        )
+
+
+def _text(doc: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        if required:
+            raise InvalidInputError(f"'{key}' is required")
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInputError(f"'{key}' must be a non-empty string")
+    if len(value) > MAX_NAME:
+        raise InvalidInputError(f"'{key}' is longer than {MAX_NAME} characters")
+    return value
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def _apply_user_doc(user: User, doc: Document) -> None:
+    user_name = _text(doc, "userName", required=True)
+    assert user_name is not None
+    active = doc.get("active", True)
+    if not isinstance(active, bool):
+        raise InvalidInputError("'active' must be a boolean")
+    user.user_name = user_name
+    user.user_name_key = fold(user_name)
+    user.external_id = _text(doc, "externalId")
+    user.display_name = _text(doc, "displayName")
+    user.active = active
+    user.doc = {k: v for k, v in doc.items() if v is not None}
+
+
+def create_user(uow: UnitOfWork, doc: Document, *, actor: Actor, source: str = "scim",
+                action: AuditAction = AuditAction.USER_CREATE) -> User:
+    """Create a user; a taken userName raises ``ConflictError``."""
+    doc = {"active": True, **doc}
+    user = User(source=source, version=1)
+    _apply_user_doc(user, doc)
+    user.created_at = user.updated_at = utcnow()
+    uow.users.add(user)
+    uow.users.index_values(user, replace=False)
+    uow.audit.record(action, actor=actor, target_kind="user", target_id=user.id,
+                     target_label=user.user_name, changes=diff({}, user.doc))
+    uow.commit()
+    return user
+
+
+def _user_action(changes: Mapping[str, list[Any]]) -> AuditAction:
+    if set(changes) == {"active"}:
+        return AuditAction.USER_REACTIVATE if changes["active"][1] else AuditAction.USER_DEACTIVATE
+    return AuditAction.USER_UPDATE
+
+
+def update_user(
+    uow: UnitOfWork,
+    user_id: str,
+    change: Callable[[Document], Document],
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+    action: AuditAction | None = None,
+) -> User:
+    """Apply ``change`` to the user's current document under a row lock and save the result.
+
+    ``change`` gets a copy of the stored document and returns the new one; PUT passes a function
+    that ignores it, PATCH one that applies the operations. Raises ``NotFoundError``,
+    ``PreconditionFailedError`` (stale ``expected_version``) or ``ConflictError``.
+    """
+    user = uow.users.get(user_id, lock=True)
+    _check_version(user.version, expected_version)
+    old = dict(user.doc)
+    new = change(_deep_copy(old))
+    changes = diff(old, new)
+    if not changes:
+        return user
+    _apply_user_doc(user, new)
+    user.version += 1
+    user.updated_at = utcnow()
+    uow.users.save(user)
+    if any(k.split(".")[0] in _INDEXED for k in changes):
+        uow.users.index_values(user, replace=True)
+    uow.audit.record(action or _user_action(changes), actor=actor, target_kind="user",
+                     target_id=user.id, target_label=user.user_name, changes=changes)
+    uow.commit()
+    return user
+
+
+_INDEXED = {"emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
+            "x509Certificates"}
+
+
+def _deep_copy(doc: Document) -> Document:
+    import copy
+
+    return copy.deepcopy(doc)
+
+
+def set_user_active(uow: UnitOfWork, user_id: str, active: bool, *, actor: Actor) -> User:
+    """Deactivate or re-activate a user."""
+    return update_user(uow, user_id, lambda doc: {**doc, "active": active}, actor=actor)
+
+
+def delete_user(uow: UnitOfWork, user_id: str, *, actor: Actor,
+                expected_version: int | None = None) -> None:
+    """Delete a user and every membership they held."""
+    user = uow.users.get(user_id, lock=True)
+    _check_version(user.version, expected_version)
+    label = user.user_name
+    left = uow.users.delete(user)
+    changes: dict[str, Any] = {"userName": [label, None]}
+    if left:
+        changes["groups"] = [left, None]
+    uow.audit.record(AuditAction.USER_DELETE, actor=actor, target_kind="user", target_id=user_id,
+                     target_label=label, changes=changes)
+    uow.commit()
+
+
+# --- groups ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberDelta:
+    """One membership change: add ids, remove ids (or all), or make the set exactly ``ids``."""
+
+    action: Literal["add", "remove", "replace"]
+    ids: tuple[str, ...] = ()
+    remove_all: bool = False
+
+
+def _apply_group_doc(group: Group, doc: Document) -> None:
+    name = _text(doc, "displayName", required=True)
+    assert name is not None
+    group.display_name = name
+    group.display_name_key = fold(name)
+    group.external_id = _text(doc, "externalId")
+    group.doc = {k: v for k, v in doc.items() if v is not None and k != "members"}
+
+
+def _resolve_members(uow: UnitOfWork, group: Group, ids: tuple[str, ...]) -> dict[str, str]:
+    """Return id → type for ``ids``; unknown ids and cycles raise ``InvalidInputError``."""
+    types = uow.groups.member_types(ids)
+    missing = [i for i in ids if i not in types]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InvalidInputError(f"no user or group with id {shown}")
+    nested = [i for i, t in types.items() if t == "Group"]
+    if uow.groups.would_cycle(group.id, nested):
+        raise InvalidInputError("a group cannot contain itself, directly or through other groups")
+    return types
+
+
+def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], actor: Actor
+                   ) -> bool:
+    """Apply membership deltas in SQL; record one event per member added or removed."""
+    granted_by = actor.label
+    changed = False
+    for delta in deltas:
+        added: list[str] = []
+        removed: list[str] = []
+        if delta.action == "add":
+            added = uow.groups.add_members(group.id, _resolve_members(uow, group, delta.ids),
+                                           granted_by)
+        elif delta.action == "remove":
+            removed = (uow.groups.remove_all_members(group.id) if delta.remove_all
+                       else uow.groups.remove_members(group.id, delta.ids))
+        else:
+            members = _resolve_members(uow, group, delta.ids)
+            removed = uow.groups.remove_all_members(group.id, keep=list(members))
+            added = uow.groups.add_members(group.id, members, granted_by)
+        for member_id in added:
+            uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
+                             target_id=group.id, target_label=group.display_name,
+                             changes={"member": [None, member_id]})
+        for member_id in removed:
+            uow.audit.record(AuditAction.GROUP_MEMBER_REMOVE, actor=actor, target_kind="group",
+                             target_id=group.id, target_label=group.display_name,
+                             changes={"member": [member_id, None]})
+        changed = changed or bool(added or removed)
+    return changed
+
+
+def create_group(uow: UnitOfWork, doc: Document, member_ids: tuple[str, ...], *,
+                 actor: Actor, source: str = "scim") -> Group:
+    """Create a group with its initial members; a taken displayName raises ``ConflictError``."""
+    group = Group(source=source, version=1)
+    _apply_group_doc(group, doc)
+    group.created_at = group.updated_at = utcnow()
+    uow.groups.add(group)
+    uow.audit.record(AuditAction.GROUP_CREATE, actor=actor, target_kind="group",
+                     target_id=group.id, target_label=group.display_name,
+                     changes=diff({}, group.doc))
+    if member_ids:
+        _apply_members(uow, group, [MemberDelta("add", member_ids)], actor)
+    uow.commit()
+    return group
+
+
+def update_group(
+    uow: UnitOfWork,
+    group_id: str,
+    change: Callable[[Document], Document] | None,
+    deltas: list[MemberDelta],
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Group:
+    """Change a group's attributes and/or members, in one transaction, under a row lock.
+
+    Members are never read: deltas become INSERT/DELETE statements on ``memberships``.
+    """
+    group = uow.groups.get(group_id, lock=True)
+    _check_version(group.version, expected_version)
+    changed = False
+    if change is not None:
+        old = dict(group.doc)
+        new = change(_deep_copy(old))
+        changes = diff(old, new)
+        if changes:
+            _apply_group_doc(group, new)
+            uow.groups.save(group)
+            uow.audit.record(AuditAction.GROUP_UPDATE, actor=actor, target_kind="group",
+                             target_id=group.id, target_label=group.display_name,
+                             changes=changes)
+            changed = True
+    if deltas and _apply_members(uow, group, deltas, actor):
+        changed = True
+    if changed:
+        group.version += 1
+        group.updated_at = utcnow()
+        uow.groups.save(group)
+        uow.commit()
+    return group
+
+
+def delete_group(uow: UnitOfWork, group_id: str, *, actor: Actor,
+                 expected_version: int | None = None) -> None:
+    """Delete a group and its memberships."""
+    group = uow.groups.get(group_id, lock=True)
+    _check_version(group.version, expected_version)
+    label = group.display_name
+    uow.groups.delete(group)
+    uow.audit.record(AuditAction.GROUP_DELETE, actor=actor, target_kind="group",
+                     target_id=group_id, target_label=label, changes={"displayName": [label, None]})
+    uow.commit()
+
+
+def touch(uow: UnitOfWork, group_ids: list[str]) -> None:
+    """Mark groups as changed (version and lastModified) without touching their members."""
+    touch_groups(uow.session, group_ids)
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+def create_token(uow: UnitOfWork, name: str, scopes: tuple[str, ...], *, actor: Actor
+                 ) -> tuple[ApiToken, str]:
+    """Create a token and return it with its plaintext, which is shown once and never stored."""
+    row, plaintext = uow.tokens.create(name, scopes)
+    uow.audit.record(AuditAction.TOKEN_CREATE, actor=actor, target_kind="token",
+                     target_id=row.id, target_label=row.name,
+                     changes={"scopes": [None, row.scopes]})
+    uow.commit()
+    return row, plaintext
+
+
+def revoke_token(uow: UnitOfWork, name: str, *, actor: Actor) -> ApiToken:
+    """Revoke a token by name; revoking twice changes nothing."""
+    row = uow.tokens.get_by_name(name)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        uow.audit.record(AuditAction.TOKEN_REVOKE, actor=actor, target_kind="token",
+                         target_id=row.id, target_label=row.name)
+        uow.commit()
+    return row
+
+
+# Re-exported for the doors, which never import the catalogue's internals piecemeal.
+USER_KIND = catalog.USER_KIND
+GROUP_KIND = catalog.GROUP_KIND

@@ -1,0 +1,107 @@
+"""API bearer tokens: random secrets, of which only a SHA-256 is stored.
+
+A token reads ``fd_<prefix>_<secret>``. The prefix finds the row with an indexed lookup; the
+secret's hash is compared with ``hmac.compare_digest``, so neither timing nor a database dump
+reveals a usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.db import utcnow
+from app.errors import ConflictError
+from app.errors import InvalidInputError
+from app.errors import NotFoundError
+from app.models import ApiToken
+
+SCOPES = ("scim", "audit:read")
+TOKEN_RE = re.compile(r"^fd_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,200})$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,127}$")
+# Recording every use would turn every read into a write; once a minute is enough to audit.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A verified token, as the request sees it."""
+
+    id: str
+    name: str
+    scopes: frozenset[str]
+
+
+class TokenRepository:
+    """Rows of ``api_tokens``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, name: str, scopes: tuple[str, ...]) -> tuple[ApiToken, str]:
+        """Insert a token and return it with its one-time plaintext."""
+        if not NAME_RE.match(name):
+            raise InvalidInputError("a token name is 1-128 letters, digits, spaces or ._:@-")
+        unknown = set(scopes) - set(SCOPES)
+        if unknown or not scopes:
+            raise InvalidInputError(f"scopes must be among {', '.join(SCOPES)}")
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        row = ApiToken(name=name, prefix=prefix, secret_hash=_hash(secret),
+                       scopes=" ".join(sorted(set(scopes))))
+        self.session.add(row)
+        try:
+            with self.session.begin_nested():
+                self.session.flush()
+        except IntegrityError:
+            raise ConflictError(f"a token named '{name}' already exists") from None
+        return row, f"fd_{prefix}_{secret}"
+
+    def list(self) -> list[ApiToken]:
+        return list(self.session.execute(select(ApiToken).order_by(ApiToken.created_at)).scalars())
+
+    def get_by_name(self, name: str) -> ApiToken:
+        row = self.session.execute(
+            select(ApiToken).where(ApiToken.name == name)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(f"no token named '{name}'")
+        return row
+
+
+def verify_token(db: Database, presented: str, *, now: datetime | None = None) -> TokenInfo | None:
+    """Return the token's identity when ``presented`` is a live token, else None."""
+    match = TOKEN_RE.match(presented)
+    if match is None:
+        return None
+    prefix, secret = match.groups()
+    with db.read_session() as session:
+        row = session.execute(
+            select(ApiToken).where(ApiToken.prefix == prefix)
+        ).scalar_one_or_none()
+        if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+            return None
+        if row.revoked_at is not None:
+            return None
+        info = TokenInfo(row.id, row.name, frozenset(row.scopes.split()))
+        last_used = row.last_used_at
+    now = now or utcnow()
+    if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+        with db.write_session() as session, session.begin():
+            session.execute(update(ApiToken).where(ApiToken.id == info.id).values(last_used_at=now))
+    return info

@@ -1,0 +1,102 @@
+"""Request plumbing: request ids, one JSON log line per request, health endpoints, body caps."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import jsonify
+from flask import request
+
+from app.audit import RequestInfo
+from app.db import get_db
+from app.migrate import is_current
+
+log = logging.getLogger("frontdesk.request")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; extra fields given as ``extra={"fields": {...}}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    """Send our loggers to stderr as JSON lines."""
+    root = logging.getLogger("frontdesk")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def request_info() -> RequestInfo:
+    """Return the audit context of the current request."""
+    return RequestInfo(
+        request_id=g.get("request_id"),
+        source_ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Install the request hooks and the health endpoints."""
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if log.isEnabledFor(logging.INFO):
+            # Identifiers only: never bodies, tokens or assertions.
+            log.info("request", extra={"fields": {
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
+                            2),
+                "ip": request.remote_addr,
+                "actor": g.get("actor_label"),
+            }})
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        try:
+            current = is_current(get_db(app))
+        except Exception:  # noqa: BLE001 - any failure to reach the database means "not ready"
+            return jsonify(status="unavailable", detail="database unreachable"), 503
+        if not current:
+            pending = "migrations pending: run frontdesk db upgrade"
+            return jsonify(status="unavailable", detail=pending), 503
+        return jsonify(status="ok"), 200

@@ -1,0 +1,131 @@
+"""Typed settings, read once: defaults < a TOML file < ``FRONTDESK_*`` environment variables.
+
+This package imports nothing from the project. Every environment variable the service reads is
+read here, so ``Settings`` is the whole list of knobs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "FRONTDESK_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told, with working defaults for a laptop."""
+
+    instance_path: str = "instance"
+    database_url: str = ""  # empty: SQLite file in the instance folder
+    bind: str = "127.0.0.1:8000"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""  # empty: generated once into the instance folder
+    log_level: str = "INFO"
+    # SCIM
+    scim_max_page_size: int = 1000
+    scim_default_page_size: int = 100
+    scim_max_body_bytes: int = 1_048_576
+    scim_max_patch_operations: int = 1000
+    # SAML
+    saml_idp_metadata: tuple[str, ...] = ()
+    saml_allow_idp_initiated: bool = True
+    admin_groups: tuple[str, ...] = ()
+    # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file in the instance folder."""
+        if self.database_url:
+            return self.database_url
+        path = Path(self.instance_path).resolve() / "frontdesk.db"
+        return f"sqlite:///{path}"
+
+
+def _coerce(name: str, raw: Any, current: Any) -> Any:
+    """Convert a raw (string or TOML) value to the type of the default it replaces."""
+    try:
+        if isinstance(current, bool):
+            if isinstance(raw, bool):
+                return raw
+            lowered = str(raw).strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, tuple):
+            if isinstance(raw, list | tuple):
+                return tuple(str(v) for v in raw)
+            return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+        return str(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name.upper()}: cannot read {raw!r}") from None
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the TOML file, the environment and explicit overrides.
+
+    The TOML file is ``$FRONTDESK_CONFIG`` when set, else ``config/frontdesk.toml`` when present.
+    """
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    toml_path = env.get(f"{PREFIX}CONFIG") or str(Path(__file__).with_name("frontdesk.toml"))
+    if Path(toml_path).is_file():
+        with open(toml_path, "rb") as fh:
+            data = tomllib.load(fh)
+        for key, value in data.items():
+            if key in {f.name for f in fields(Settings)} and key != "extra":
+                values[key] = _coerce(key, value, getattr(settings, key))
+            else:
+                extra[key] = value
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = env.get(PREFIX + f.name.upper())
+        if raw is not None:
+            values[f.name] = _coerce(f.name, raw, getattr(settings, f.name))
+    values.update(overrides)
+    settings = replace(settings, extra=extra, **values)
+    if not settings.base_url.startswith(("http://", "https://")):
+        raise SettingsError(f"{PREFIX}BASE_URL must start with http:// or https://")
+    return settings
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Return settings with a secret key: the given one, or one generated once on disk."""
+    if settings.secret_key:
+        return settings
+    folder = Path(settings.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "secret_key"
+    if not key_file.exists():
+        # O_EXCL: two workers starting at once must agree on one key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    key = key_file.read_text().strip()
+    if not key:
+        raise SettingsError(f"{key_file} is empty; delete it or set {PREFIX}SECRET_KEY")
+    return replace(settings, secret_key=key)

@@ -1,0 +1,356 @@
+"""Wire ⇄ document: marshmallow schemas generated from the catalogue, plus the response shape.
+
+Loading (POST, PUT, and the result of PATCH) turns a SCIM body into the canonical stored
+document: attribute names matched case-insensitively (RFC 7643 §2.1; Microsoft sends
+``UserName``), read-only attributes ignored (RFC 7643 §2.2), Entra's string booleans accepted,
+unknown extension URNs kept verbatim, and everything else unknown or mistyped refused — a known
+attribute is never silently dropped. Dumping builds the response with ``meta`` and applies
+``attributes``/``excludedAttributes`` (RFC 7644 §3.9).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import pre_load
+from marshmallow import validate
+
+from app import catalog
+from app.catalog import Attribute
+from app.catalog import ResourceKind
+from scim.errors import InvalidSyntax
+from scim.errors import InvalidValue
+
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+class ScimString(fields.String):
+    """A string; numbers are accepted as their text (IdPs map numeric employee ids)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ScimBoolean(fields.Boolean):
+    """A boolean; Entra sends ``"True"``/``"False"`` strings (MS SCIMReferenceCode #21)."""
+
+    truthy = {True, "true", "True", "TRUE"}
+    falsy = {False, "false", "False", "FALSE"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            value = {"true": True, "false": False}.get(value, value)
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+def _canonical_keys(attrs: tuple[Attribute, ...], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Rename keys to their canonical case; unknown keys are kept for the schema to refuse."""
+    by_fold = {a.name.casefold(): a.name for a in attrs}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out[by_fold.get(key.casefold(), key) if isinstance(key, str) else key] = value
+    return out
+
+
+def _writable(attr: Attribute) -> bool:
+    return attr.mutability != "readOnly"
+
+
+def _complex_schema(attr: Attribute) -> type[Schema]:
+    subs = attr.sub_attributes
+
+    class _Complex(Schema):
+        class Meta:
+            unknown = RAISE
+
+        @pre_load
+        def canonical(self, data: Any, **_: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise ValidationError("must be an object")
+            data = _canonical_keys(subs, data)
+            # Read-only sub-attributes (manager.displayName, members.display) are ignored
+            # on input, as are nulls, which mean "unassigned" (RFC 7643 §2.5).
+            return {
+                k: v for k, v in data.items()
+                if v is not None and not (
+                    (sub := attr.sub(k)) is not None and not _writable(sub)
+                )
+            }
+
+    for sub in subs:
+        if _writable(sub):
+            _Complex._declared_fields[sub.name] = _field(sub)
+    return _Complex
+
+
+def _scalar(attr: Attribute) -> fields.Field[Any]:
+    if attr.type == "boolean":
+        return ScimBoolean()
+    if attr.type == "integer":
+        return fields.Integer(strict=True)
+    if attr.type == "decimal":
+        return fields.Float()
+    if attr.type == "dateTime":
+        return fields.AwareDateTime(default_timezone=None)
+    return ScimString(validate=validate.Length(max=4096))
+
+
+class _ComplexValue(fields.Nested):
+    """A single-valued complex attribute: a one-element list is unwrapped (Entra's manager)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, partial: Any = None,
+                     **kwargs: Any) -> Any:
+        value = _maybe_json(value)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        return super()._deserialize(value, attr, data, partial, **kwargs)
+
+
+class _MultiValue(fields.List[Any]):
+    """A multi-valued attribute: one bare value becomes a one-element list."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        value = _maybe_json(value)
+        if not isinstance(value, list):
+            value = [value]
+        result = super()._deserialize(value, attr, data, **kwargs)
+        primaries = [v for v in result if isinstance(v, dict) and v.get("primary") is True]
+        if len(primaries) > 1:
+            raise ValidationError("only one value may be primary")
+        return result
+
+
+def _maybe_json(value: Any) -> Any:
+    """Entra serialises some complex values as JSON strings; read those as JSON."""
+    if isinstance(value, str) and value.strip()[:1] in {"{", "["}:
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _field(attr: Attribute) -> fields.Field[Any]:
+    if attr.type == "complex":
+        nested = _complex_schema(attr)
+        if attr.multi_valued:
+            return _MultiValue(fields.Nested(nested), validate=validate.Length(max=1000))
+        return _ComplexValue(nested)
+    if attr.multi_valued:
+        return _MultiValue(_scalar(attr), validate=validate.Length(max=1000))
+    return _scalar(attr)
+
+
+def _manager_from_string(data: dict[str, Any]) -> dict[str, Any]:
+    # Entra: a bare id as the manager (SCIM-SDK MsAzurePatchComplexValueRebuilder).
+    manager = data.get("manager")
+    if isinstance(manager, str) and not manager.strip().startswith(("{", "[")):
+        data["manager"] = {"value": manager}
+    return data
+
+
+def _extension_schema(ext: catalog.Schema) -> type[Schema]:
+    class _Extension(Schema):
+        class Meta:
+            unknown = RAISE
+
+        @pre_load
+        def canonical(self, data: Any, **_: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise ValidationError("must be an object")
+            data = _canonical_keys(ext.attributes, data)
+            data = _manager_from_string(data)
+            return {k: v for k, v in data.items() if v is not None}
+
+    for attr in ext.attributes:
+        if _writable(attr):
+            _Extension._declared_fields[attr.name] = _field(attr)
+    return _Extension
+
+
+IGNORED_ON_INPUT = {"id", "meta", "schemas"}
+
+
+def _resource_schema(kind: ResourceKind) -> Schema:
+    core_attrs = kind.core.attributes + catalog.COMMON
+
+    class _Resource(Schema):
+        class Meta:
+            unknown = RAISE
+
+        @pre_load
+        def canonical(self, data: Any, **_: Any) -> Any:
+            if not isinstance(data, Mapping):
+                raise ValidationError("the body must be a JSON object")
+            out: dict[str, Any] = {}
+            for key, value in data.items():
+                if not isinstance(key, str) or key.casefold() in IGNORED_ON_INPUT:
+                    continue
+                ext = kind.extension(key)
+                if ext is not None:
+                    out[ext.id] = value
+                    continue
+                attr = kind.top(key)
+                if attr is None:
+                    if key.casefold().startswith("urn:"):
+                        # Entra sends extension URIs it was configured with; kept as sent.
+                        out[key] = value
+                    elif value is not None:
+                        out[key] = value  # refused below as unknown
+                    continue
+                if attr.name in IGNORED_ON_INPUT or not _writable(attr) or value is None:
+                    continue
+                if attr.name == "password":
+                    continue  # writeOnly, returned never: Frontdesk signs in through SSO only
+                out[attr.name] = value
+            return out
+
+    for attr in core_attrs:
+        if _writable(attr) and attr.name not in IGNORED_ON_INPUT:
+            _Resource._declared_fields[attr.name] = _field(attr)
+    for ext in kind.extensions:
+        _Resource._declared_fields[ext.id] = fields.Nested(_extension_schema(ext), data_key=ext.id)
+    return _Resource()
+
+
+_USER = _resource_schema(catalog.USER_KIND)
+_GROUP = _resource_schema(catalog.GROUP_KIND)
+
+
+def _first_error(messages: Any, path: str = "") -> str:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            sub = f"{path}.{key}" if path and not isinstance(key, int) else (
+                f"{path}[{key}]" if isinstance(key, int) else str(key))
+            return _first_error(value, sub)
+    if isinstance(messages, list) and messages:
+        return _first_error(messages[0], path)
+    text = str(messages)
+    if text == "Unknown field.":
+        return f"unknown attribute '{path}'"
+    return f"'{path}': {text}" if path else text
+
+
+def _load(kind: ResourceKind, schema: Schema, body: Any) -> dict[str, Any]:
+    if not isinstance(body, Mapping):
+        raise InvalidSyntax("the body must be a JSON object")
+    extras = {k: v for k, v in body.items() if isinstance(k, str) and k.casefold().startswith(
+        "urn:") and kind.extension(k) is None and k.casefold() != kind.core.id.casefold()}
+    core_inline = {k: v for k, v in body.items() if k not in extras}
+    # "urn:...:core:2.0:User": {...} (the core schema URN as a key) is the same as inline.
+    for key in list(core_inline):
+        if isinstance(key, str) and key.casefold() == kind.core.id.casefold():
+            nested = core_inline.pop(key)
+            if isinstance(nested, Mapping):
+                core_inline = {**nested, **core_inline}
+    try:
+        doc: dict[str, Any] = schema.load(core_inline)
+    except ValidationError as err:
+        message = _first_error(err.messages)
+        if "unknown attribute" in message:
+            raise InvalidSyntax(message) from None
+        raise InvalidValue(message) from None
+    for key, value in extras.items():
+        if isinstance(value, Mapping) and value:
+            doc[key] = dict(value)
+    for ext in kind.extensions:
+        if ext.id in doc and not doc[ext.id]:
+            del doc[ext.id]
+    return doc
+
+
+def load_user(body: Any) -> dict[str, Any]:
+    """Validate a User body and return the canonical document; raise a ScimError."""
+    doc = _load(catalog.USER_KIND, _USER, body)
+    if not isinstance(doc.get("userName"), str) or not doc["userName"].strip():
+        raise InvalidValue("'userName' is required")
+    return doc
+
+
+def load_group(body: Any) -> tuple[dict[str, Any], tuple[str, ...] | None]:
+    """Validate a Group body; return the document and the member ids (None: not given)."""
+    doc = _load(catalog.GROUP_KIND, _GROUP, body)
+    if not isinstance(doc.get("displayName"), str) or not doc["displayName"].strip():
+        raise InvalidValue("'displayName' is required")
+    if "members" not in doc:
+        return doc, None
+    members = doc.pop("members") or []
+    ids: list[str] = []
+    for member in members:
+        value = member.get("value") if isinstance(member, dict) else None
+        if not isinstance(value, str) or not value:
+            raise InvalidValue("every member needs a 'value' (the member's id)")
+        ids.append(value)
+    return doc, tuple(dict.fromkeys(ids))
+
+
+def validate_document(kind: ResourceKind, doc: dict[str, Any]) -> dict[str, Any]:
+    """Re-validate a document produced by PATCH, exactly as a PUT body would be."""
+    if kind is catalog.USER_KIND:
+        return load_user(doc)
+    loaded, _ = load_group(doc)
+    return loaded
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+def iso(value: datetime) -> str:
+    """Format a datetime as RFC 3339 with a Z."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def etag(version: int) -> str:
+    """Return the weak ETag of a version."""
+    return f'W/"{version}"'
+
+
+class SearchRequestSchema(Schema):
+    """RFC 7644 §3.4.3 body of POST /.search."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    schemas = fields.List(fields.String(), required=True)
+    attributes = fields.List(fields.String(validate=validate.Length(max=256)),
+                             validate=validate.Length(max=100))
+    excludedAttributes = fields.List(fields.String(validate=validate.Length(max=256)),  # noqa: N815
+                                     validate=validate.Length(max=100))
+    filter = fields.String(validate=validate.Length(max=4096))
+    sortBy = fields.String(validate=validate.Length(max=256))  # noqa: N815
+    sortOrder = fields.String(validate=validate.OneOf(["ascending", "descending"]))  # noqa: N815
+    startIndex = fields.Integer(strict=False)  # noqa: N815
+    count = fields.Integer(strict=False)
+
+    @pre_load
+    def canonical(self, data: Any, **_: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ValidationError("the body must be a JSON object")
+        names = {n.casefold(): n for n in self.fields}
+        return {names.get(k.casefold(), k) if isinstance(k, str) else k: v
+                for k, v in data.items()}
+
+
+def load_search_request(body: Any) -> dict[str, Any]:
+    """Validate a SearchRequest body."""
+    try:
+        data: dict[str, Any] = SearchRequestSchema().load(body)
+    except ValidationError as err:
+        raise InvalidValue(_first_error(err.messages)) from None
+    if SEARCH_REQUEST not in data["schemas"]:
+        raise InvalidValue(f"'schemas' must contain {SEARCH_REQUEST}")
+    return data

@@ -1,0 +1,475 @@
+"""SCIM endpoints (RFC 7644 §3): parse the request, call the service layer, render the result."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import request
+
+from app import get_settings
+from app import services
+from app.audit import Actor
+from app.auth import bearer
+from app.auth import token_actor
+from app.catalog import GROUP_KIND
+from app.catalog import USER_KIND
+from app.catalog import ResourceKind
+from app.db import get_db
+from app.query import Criteria
+from app.query import Page
+from app.query import Sort
+from app.repository import GroupRepository
+from app.repository import UserRepository
+from app.uow import UnitOfWork
+from app.web import request_info
+from scim import bp
+from scim import discovery
+from scim.errors import InvalidFilter
+from scim.errors import InvalidSyntax
+from scim.errors import InvalidValue
+from scim.errors import ScimError
+from scim.filters import parse_filter
+from scim.filters import parse_sort_by
+from scim.patch import apply_patch
+from scim.patch import parse_patch_request
+from scim.patch import split_member_operations
+from scim.render import Projection
+from scim.render import group_resource
+from scim.render import projection
+from scim.render import user_resource
+from scim.schemas import LIST_RESPONSE
+from scim.schemas import etag
+from scim.schemas import load_group
+from scim.schemas import load_search_request
+from scim.schemas import load_user
+from scim.schemas import validate_document
+
+SCIM_JSON = "application/scim+json; charset=utf-8"
+ACCEPTED_TYPES = {"application/scim+json", "application/json"}
+ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+# --- plumbing ----------------------------------------------------------------------------
+
+
+def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    """Return ``body`` as ``application/scim+json``."""
+    text = "" if body is None else json.dumps(body, ensure_ascii=False)
+    response = Response(text, status=status, content_type=SCIM_JSON)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def base_url() -> str:
+    return get_settings(current_app).base_url.rstrip("/") + "/scim/v2"
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Every SCIM endpoint needs a bearer token with the ``scim`` scope."""
+    info = bearer(current_app, request.headers.get("Authorization"), "scim")
+    g.actor = token_actor(info)
+    g.actor_label = info.name
+
+
+def actor() -> Actor:
+    result: Actor = g.actor
+    return result
+
+
+def json_body() -> Any:
+    """Parse the request body as JSON, accepting SCIM's and plain JSON media types."""
+    mimetype = request.mimetype
+    if mimetype and mimetype not in ACCEPTED_TYPES:
+        raise ScimError(f"unsupported media type '{mimetype}'; send application/scim+json",
+                        status=415)
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        raise InvalidSyntax("the request body is empty")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidSyntax("the request body is not valid JSON") from None
+
+
+def if_match() -> int | None:
+    """Return the version an ``If-Match`` header demands, or None for none/``*``."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = ETAG_RE.match(header.split(",")[0])
+    if match is None:
+        # An ETag we never issued can match no version.
+        return -1
+    return int(match.group(1))
+
+
+def not_modified(version: int) -> bool:
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    tags = {t.strip() for t in header.split(",")}
+    return "*" in tags or etag(version) in tags or f'"{version}"' in tags
+
+
+def uow() -> UnitOfWork:
+    return UnitOfWork(get_db(current_app), request_info())
+
+
+def _arg(name: str) -> str | None:
+    """Read a query parameter by name, case-insensitively (Microsoft varies the case)."""
+    if name in request.args:
+        return request.args.get(name)
+    folded = name.casefold()
+    for key in request.args:
+        if key.casefold() == folded:
+            return request.args.get(key)
+    return None
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _int(name: str, value: Any, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidValue(f"'{name}' must be an integer") from None
+
+
+def _projection(kind: ResourceKind, params: dict[str, Any]) -> Projection:
+    return projection(kind, params.get("attributes"), params.get("excludedAttributes"))
+
+
+def query_params() -> dict[str, Any]:
+    """Read list parameters from the query string into SearchRequest form."""
+    params: dict[str, Any] = {}
+    for name in ("filter", "sortBy", "sortOrder", "startIndex", "count"):
+        value = _arg(name)
+        if value is not None:
+            params[name] = value
+    for name in ("attributes", "excludedAttributes"):
+        params[name] = _csv(_arg(name))
+    return params
+
+
+def single_params() -> dict[str, Any]:
+    return {name: _csv(_arg(name)) for name in ("attributes", "excludedAttributes")}
+
+
+# --- listing -----------------------------------------------------------------------------
+
+
+def _criteria(kind: ResourceKind, params: dict[str, Any]) -> Criteria | None:
+    text = params.get("filter")
+    if text is None or not str(text).strip():
+        return None
+    return parse_filter(str(text), kind)
+
+
+def _page(params: dict[str, Any]) -> Page:
+    settings = get_settings(current_app)
+    start = max(_int("startIndex", params.get("startIndex"), 1), 1)
+    count = _int("count", params.get("count"), settings.scim_default_page_size)
+    return Page(start, min(max(count, 0), settings.scim_max_page_size))
+
+
+def _sort(kind: ResourceKind, params: dict[str, Any]) -> Sort | None:
+    sort_by = params.get("sortBy")
+    if not sort_by:
+        return None
+    order = str(params.get("sortOrder") or "ascending").lower()
+    if order not in {"ascending", "descending"}:
+        raise InvalidValue("'sortOrder' must be 'ascending' or 'descending'")
+    return Sort(parse_sort_by(str(sort_by), kind), order == "descending")
+
+
+def _search(kind: ResourceKind, params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """Run one search; return (totalResults, rendered page)."""
+    criteria = _criteria(kind, params)
+    sort = _sort(kind, params)
+    page = _page(params)
+    shape = _projection(kind, params)
+    base = base_url()
+    with get_db(current_app).read_session() as session:
+        if kind is USER_KIND:
+            users = UserRepository(session)
+            total, rows = users.search(criteria, sort, page)
+            groups = users.groups_of([u.id for u in rows]) if shape.wants("groups") else None
+            return total, [
+                shape.apply(user_resource(u, base, groups[u.id] if groups else None))
+                for u in rows
+            ]
+        repo = GroupRepository(session)
+        total, group_rows = repo.search(criteria, sort, page)
+        members = repo.members([g.id for g in group_rows]) if shape.wants("members") else None
+        return total, [
+            shape.apply(group_resource(gr, base, members[gr.id] if members else None))
+            for gr in group_rows
+        ]
+
+
+def list_body(total: int, resources: list[dict[str, Any]], start: int) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": len(resources),
+        "startIndex": start,
+        "Resources": resources,
+    }
+
+
+def _list(kind: ResourceKind, params: dict[str, Any]) -> Response:
+    total, resources = _search(kind, params)
+    return scim_response(list_body(total, resources, _page(params).start))
+
+
+@bp.get("/Users")
+def list_users() -> Response:
+    return _list(USER_KIND, query_params())
+
+
+@bp.get("/Groups")
+def list_groups() -> Response:
+    return _list(GROUP_KIND, query_params())
+
+
+@bp.post("/Users/.search")
+def search_users() -> Response:
+    return _list(USER_KIND, load_search_request(json_body()))
+
+
+@bp.post("/Groups/.search")
+def search_groups() -> Response:
+    return _list(GROUP_KIND, load_search_request(json_body()))
+
+
+@bp.post("/.search")
+def search_all() -> Response:
+    """Search users and groups together (RFC 7644 §3.4.3): users first, then groups."""
+    params = load_search_request(json_body())
+    page = _page(params)
+    results: list[tuple[int, list[dict[str, Any]]]] = []
+    errors: list[ScimError] = []
+    skipped = page.start - 1
+    wanted = page.count
+    for kind in (USER_KIND, GROUP_KIND):
+        try:
+            # Count this kind, then take what is left of the page from it.
+            total, _ = _search(kind, {**params, "count": 0})
+        except InvalidFilter as err:  # the filter names attributes of the other kind only
+            errors.append(err)
+            continue
+        take_from = min(skipped, total)
+        skipped -= take_from
+        rows: list[dict[str, Any]] = []
+        if wanted and total - take_from > 0:
+            _, rows = _search(kind, {**params, "startIndex": take_from + 1, "count": wanted})
+            wanted -= len(rows)
+        results.append((total, rows))
+    if len(errors) == 2:
+        raise errors[0]
+    total = sum(t for t, _ in results)
+    resources = [r for _, rows in results for r in rows]
+    return scim_response(list_body(total, resources, page.start))
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def _render_user(user_id: str, params: dict[str, Any], status: int = 200) -> Response:
+    shape = _projection(USER_KIND, params)
+    with get_db(current_app).read_session() as session:
+        users = UserRepository(session)
+        user = users.get(user_id)
+        if status == 200 and request.method == "GET" and not_modified(user.version):
+            return scim_response(None, 304, {"ETag": etag(user.version)})
+        groups = users.groups_of([user.id])[user.id] if shape.wants("groups") else None
+        body = shape.apply(user_resource(user, base_url(), groups))
+    headers = {"ETag": etag(user.version)}
+    if status == 201:
+        headers["Location"] = f"{base_url()}/Users/{user.id}"
+    return scim_response(body, status, headers)
+
+
+@bp.get("/Users/<user_id>")
+def get_user(user_id: str) -> Response:
+    return _render_user(user_id, single_params())
+
+
+@bp.post("/Users")
+def create_user() -> Response:
+    doc = load_user(json_body())
+    with uow() as work:
+        user = services.create_user(work, doc, actor=actor())
+    return _render_user(user.id, single_params(), 201)
+
+
+@bp.put("/Users/<user_id>")
+def replace_user(user_id: str) -> Response:
+    doc = load_user(json_body())
+
+    def replace(current: dict[str, Any]) -> dict[str, Any]:
+        # A PUT without "active" keeps the current state: omitting it must never
+        # re-activate someone who was deactivated.
+        if "active" not in doc and "active" in current:
+            return {**doc, "active": current["active"]}
+        return doc
+
+    with uow() as work:
+        services.update_user(work, user_id, replace, actor=actor(),
+                             expected_version=if_match())
+    return _render_user(user_id, single_params())
+
+
+@bp.patch("/Users/<user_id>")
+def patch_user(user_id: str) -> Response:
+    operations = parse_patch_request(json_body())
+
+    def change(current: dict[str, Any]) -> dict[str, Any]:
+        return validate_document(USER_KIND, apply_patch(current, operations, USER_KIND))
+
+    with uow() as work:
+        services.update_user(work, user_id, change, actor=actor(),
+                             expected_version=if_match())
+    return _render_user(user_id, single_params())
+
+
+@bp.delete("/Users/<user_id>")
+def delete_user(user_id: str) -> Response:
+    with uow() as work:
+        services.delete_user(work, user_id, actor=actor(), expected_version=if_match())
+    return scim_response(None, 204)
+
+
+# --- groups ------------------------------------------------------------------------------
+
+
+def _render_group(group_id: str, params: dict[str, Any], status: int = 200) -> Response:
+    shape = _projection(GROUP_KIND, params)
+    with get_db(current_app).read_session() as session:
+        groups = GroupRepository(session)
+        group = groups.get(group_id)
+        if status == 200 and request.method == "GET" and not_modified(group.version):
+            return scim_response(None, 304, {"ETag": etag(group.version)})
+        members = groups.members([group.id])[group.id] if shape.wants("members") else None
+        body = shape.apply(group_resource(group, base_url(), members))
+    headers = {"ETag": etag(group.version)}
+    if status == 201:
+        headers["Location"] = f"{base_url()}/Groups/{group.id}"
+    return scim_response(body, status, headers)
+
+
+def _deltas(ids: tuple[str, ...] | None, action: str = "replace") -> list[services.MemberDelta]:
+    if ids is None:
+        return []
+    return [services.MemberDelta("replace" if action == "replace" else "add", ids)]
+
+
+@bp.get("/Groups/<group_id>")
+def get_group(group_id: str) -> Response:
+    return _render_group(group_id, single_params())
+
+
+@bp.post("/Groups")
+def create_group() -> Response:
+    doc, member_ids = load_group(json_body())
+    with uow() as work:
+        group = services.create_group(work, doc, member_ids or (), actor=actor())
+    return _render_group(group.id, single_params(), 201)
+
+
+@bp.put("/Groups/<group_id>")
+def replace_group(group_id: str) -> Response:
+    doc, member_ids = load_group(json_body())
+    with uow() as work:
+        # A PUT without "members" leaves the members alone; with it, they become exactly that.
+        services.update_group(work, group_id, lambda _current: doc, _deltas(member_ids),
+                              actor=actor(), expected_version=if_match())
+    return _render_group(group_id, single_params())
+
+
+@bp.patch("/Groups/<group_id>")
+def patch_group(group_id: str) -> Response:
+    operations = parse_patch_request(json_body())
+    other, member_changes = split_member_operations(operations)
+    deltas = [services.MemberDelta(c.action, c.ids, c.remove_all) for c in member_changes]
+    change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    if other:
+        def change(current: dict[str, Any]) -> dict[str, Any]:
+            return validate_document(GROUP_KIND, apply_patch(current, other, GROUP_KIND))
+
+    with uow() as work:
+        services.update_group(work, group_id, change, deltas, actor=actor(),
+                              expected_version=if_match())
+    params = single_params()
+    if params["attributes"] or params["excludedAttributes"]:
+        return _render_group(group_id, params)
+    # RFC 7644 §3.5.2: a PATCH may answer 204; it keeps a membership change from rendering a
+    # large group. Ask with ?attributes=... to get the resource back.
+    with get_db(current_app).read_session() as session:
+        version = GroupRepository(session).get(group_id).version
+    return scim_response(None, 204, {"ETag": etag(version)})
+
+
+@bp.delete("/Groups/<group_id>")
+def delete_group(group_id: str) -> Response:
+    with uow() as work:
+        services.delete_group(work, group_id, actor=actor(), expected_version=if_match())
+    return scim_response(None, 204)
+
+
+# --- discovery ---------------------------------------------------------------------------
+
+
+@bp.get("/ServiceProviderConfig")
+def service_provider_config() -> Response:
+    settings = get_settings(current_app)
+    return scim_response(discovery.service_provider_config(
+        base_url(), settings.scim_max_page_size, settings.scim_max_patch_operations,
+        settings.scim_max_body_bytes))
+
+
+@bp.get("/ResourceTypes")
+def resource_types() -> Response:
+    return scim_response(discovery.list_response(
+        [discovery.resource_type(k, base_url()) for k in discovery.KINDS]))
+
+
+@bp.get("/ResourceTypes/<name>")
+def resource_type(name: str) -> Response:
+    for kind in discovery.KINDS:
+        if kind.name == name:
+            return scim_response(discovery.resource_type(kind, base_url()))
+    raise ScimError(f"no resource type '{name}'", status=404)
+
+
+@bp.get("/Schemas")
+def schemas() -> Response:
+    from app.catalog import ALL_SCHEMAS
+
+    return scim_response(discovery.list_response(
+        [discovery.schema_document(s, base_url()) for s in ALL_SCHEMAS]))
+
+
+@bp.get("/Schemas/<path:schema_id>")
+def schema(schema_id: str) -> Response:
+    from app.catalog import ALL_SCHEMAS
+
+    for item in ALL_SCHEMAS:
+        if item.id == schema_id:
+            return scim_response(discovery.schema_document(item, base_url()))
+    raise ScimError(f"no schema '{schema_id}'", status=404)
