@@ -60,8 +60,17 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs that name no driver (``postgresql://...``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-dialect settings Frontdesk relies on."""
+    url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         _tune_sqlite(engine)
