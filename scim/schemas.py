@@ -223,8 +223,15 @@ def _resource_schema(kind: ResourceKind) -> Schema:
         if _writable(attr) and attr.name not in IGNORED_ON_INPUT:
             _Resource._declared_fields[attr.name] = _field(attr)
     for ext in kind.extensions:
-        _Resource._declared_fields[ext.id] = fields.Nested(_extension_schema(ext), data_key=ext.id)
+        # Loaded under a dot-free attribute name: marshmallow reads dots in an attribute name
+        # as nesting, which would split "...:enterprise:2.0:User" at "2.0". _load renames back.
+        _Resource._declared_fields[ext.id] = fields.Nested(
+            _extension_schema(ext), data_key=ext.id, attribute=_ext_attribute(ext))
     return _Resource()
+
+
+def _ext_attribute(ext: catalog.Schema) -> str:
+    return "extension:" + ext.id.replace(".", "_")
 
 
 _USER = _resource_schema(catalog.USER_KIND)
@@ -268,6 +275,8 @@ def _load(kind: ResourceKind, schema: Schema, body: Any) -> dict[str, Any]:
         if isinstance(value, Mapping) and value:
             doc[key] = dict(value)
     for ext in kind.extensions:
+        if _ext_attribute(ext) in doc:
+            doc[ext.id] = doc.pop(_ext_attribute(ext))
         if ext.id in doc and not doc[ext.id]:
             del doc[ext.id]
     return doc
