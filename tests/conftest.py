@@ -211,6 +211,9 @@ class LiveServer:
             self.process.wait(timeout=10)
         except Exception:  # noqa: BLE001
             self.process.kill()
+            self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()  # else the pipe leaks into the next test as a warning
 
 
 @pytest.fixture
