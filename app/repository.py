@@ -465,11 +465,13 @@ class GroupRepository:
 
     def save(self, group: Group) -> None:
         """Flush changes to a group; a taken displayName raises ``ConflictError``."""
+        # Read the name first: a failed flush expires the object and it cannot be reloaded.
+        message = f"displayName '{group.display_name}' is already taken"
         try:
             with self.session.begin_nested():
                 self.session.flush()
         except IntegrityError:
-            raise ConflictError(f"displayName '{group.display_name}' is already taken") from None
+            raise ConflictError(message) from None
 
     def delete(self, group: Group) -> None:
         """Delete a group, its memberships, and its membership in other groups."""
@@ -511,8 +513,8 @@ class GroupRepository:
             result[group_id].append(MemberInfo(member_id, member_type, display))
         return result
 
-    def add_members(self, group_id: str, members: dict[str, str], granted_by: str | None
-                    ) -> list[str]:
+    def add_members(self, group_id: str, members: dict[str, str], granted_by: str | None,
+                    *, idp_entity_id: str | None = None) -> list[str]:
         """Insert memberships that do not exist yet; return the ids actually added."""
         if not members:
             return []
@@ -521,7 +523,7 @@ class GroupRepository:
         now = utcnow()
         stmt = insert_fn(Membership).values([
             {"group_id": group_id, "member_id": mid, "member_type": mtype, "created_at": now,
-             "granted_by": granted_by}
+             "granted_by": granted_by, "idp_entity_id": idp_entity_id}
             for mid, mtype in members.items()
         ]).on_conflict_do_nothing().returning(Membership.member_id)
         return list(self.session.execute(stmt).scalars())
