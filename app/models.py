@@ -98,6 +98,8 @@ class Membership(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     granted_by: Mapped[str | None] = mapped_column(String(256))
     reason: Mapped[str | None] = mapped_column(Text)
+    # Set when an IdP's group claim made this membership: only that IdP's sync may remove it.
+    idp_entity_id: Mapped[str | None] = mapped_column(String(512))
 
 
 class IdentityLink(Base):
@@ -166,3 +168,28 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SamlRequest(Base):
+    """An AuthnRequest we sent: single use, bound to one browser, short-lived."""
+
+    __tablename__ = "saml_requests"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    next_path: Mapped[str] = mapped_column(String(2048), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SeenAssertion(Base):
+    """An assertion ID already accepted once; kept until the assertion expires."""
+
+    __tablename__ = "saml_seen_assertions"
+
+    assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    idp_entity_id: Mapped[str] = mapped_column(String(512))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -343,6 +343,41 @@ class UserRepository:
             select(User).where(User.user_name_key == fold(user_name))
         ).scalar_one_or_none()
 
+    def find_by_user_name_for_update(self, user_name: str) -> User | None:
+        return self.session.execute(
+            select(User).where(User.user_name_key == fold(user_name)).with_for_update()
+        ).scalar_one_or_none()
+
+    def find_linked(self, idp_entity_id: str, name_id: str) -> User | None:
+        """Return the user linked to (IdP, NameID), locked, or None."""
+        user_id = self.session.execute(
+            select(IdentityLink.user_id).where(IdentityLink.idp_entity_id == idp_entity_id,
+                                               IdentityLink.name_id == name_id)
+        ).scalar_one_or_none()
+        return self.find(user_id, lock=True) if user_id is not None else None
+
+    def linked_idps(self, user_id: str) -> list[str]:
+        """Return the IdPs the user has signed in through."""
+        return list(self.session.execute(
+            select(IdentityLink.idp_entity_id).where(IdentityLink.user_id == user_id)
+        ).scalars())
+
+    def links(self, user_id: str) -> list[IdentityLink]:
+        return list(self.session.execute(
+            select(IdentityLink).where(IdentityLink.user_id == user_id)
+            .order_by(IdentityLink.created_at)
+        ).scalars())
+
+    def link(self, user_id: str, idp_entity_id: str, name_id: str) -> None:
+        """Link (IdP, NameID) to a user; a link that exists already raises ``ConflictError``."""
+        self.session.add(IdentityLink(idp_entity_id=idp_entity_id, name_id=name_id,
+                                      user_id=user_id))
+        try:
+            with self.session.begin_nested():
+                self.session.flush()
+        except IntegrityError:
+            raise ConflictError("this identity is already linked") from None
+
     def search(
         self, criteria: Criteria | None, sort: Sort | None, page: Page
     ) -> tuple[int, list[User]]:
@@ -483,6 +518,25 @@ class GroupRepository:
         self.session.execute(delete(Membership).where(Membership.group_id == group.id))
         self.session.delete(group)
         self.session.flush()
+
+    def find_by_display_names(self, names: Iterable[str]) -> list[Group]:
+        """Return the groups whose displayName is one of ``names`` (case-insensitively)."""
+        keys = list({fold(n) for n in names})
+        if not keys:
+            return []
+        return list(self.session.execute(
+            select(Group).where(Group.display_name_key.in_(keys))
+        ).scalars())
+
+    def managed_by_idp(self, member_id: str, idp_entity_id: str) -> list[tuple[str, str]]:
+        """Return (group id, displayName) of memberships an IdP's group claim made."""
+        rows = self.session.execute(
+            select(Membership.group_id, Group.display_name)
+            .join(Group, Group.id == Membership.group_id)
+            .where(Membership.member_id == member_id,
+                   Membership.idp_entity_id == idp_entity_id)
+        )
+        return [(gid, name) for gid, name in rows]
 
     def member_types(self, ids: Sequence[str]) -> dict[str, str]:
         """Return which of ``ids`` exist, as id → "User" or "Group", in one statement."""

@@ -87,8 +87,11 @@ def _apply_user_doc(user: User, doc: Document) -> None:
 
 
 def create_user(uow: UnitOfWork, doc: Document, *, actor: Actor, source: str = "scim",
-                action: AuditAction = AuditAction.USER_CREATE) -> User:
-    """Create a user; a taken userName raises ``ConflictError``."""
+                action: AuditAction = AuditAction.USER_CREATE, commit: bool = True) -> User:
+    """Create a user; a taken userName raises ``ConflictError``.
+
+    ``commit=False`` leaves the transaction open for a caller that does more (a JIT login).
+    """
     doc = {"active": True, **doc}
     user = User(source=source, version=1)
     _apply_user_doc(user, doc)
@@ -97,7 +100,8 @@ def create_user(uow: UnitOfWork, doc: Document, *, actor: Actor, source: str = "
     uow.users.index_values(user, replace=False)
     uow.audit.record(action, actor=actor, target_kind="user", target_id=user.id,
                      target_label=user.user_name, changes=diff({}, user.doc))
-    uow.commit()
+    if commit:
+        uow.commit()
     return user
 
 
@@ -129,6 +133,14 @@ def update_user(
     changes = diff(old, new)
     if not changes:
         return user
+    apply_user_change(uow, user, new, changes, actor=actor, action=action)
+    return user
+
+
+def apply_user_change(uow: UnitOfWork, user: User, new: Document,
+                      changes: dict[str, list[Any]], *, actor: Actor,
+                      action: AuditAction | None = None, commit: bool = True) -> None:
+    """Store a user's new document (whose ``changes`` the caller computed) with its event."""
     _apply_user_doc(user, new)
     user.version += 1
     user.updated_at = utcnow()
@@ -137,8 +149,8 @@ def update_user(
         uow.users.index_values(user, replace=True)
     uow.audit.record(action or _user_action(changes), actor=actor, target_kind="user",
                      target_id=user.id, target_label=user.user_name, changes=changes)
-    uow.commit()
-    return user
+    if commit:
+        uow.commit()
 
 
 _INDEXED = {"emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",

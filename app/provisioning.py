@@ -1,0 +1,238 @@
+"""Just-in-time provisioning from a validated SAML assertion: part of the service layer.
+
+One login is one transaction: the assertion ID is consumed (replay cache), the AuthnRequest is
+consumed, the user is found or created, mapped attributes and IdP-managed groups are updated,
+and every outcome is audited — or, on refusal, only the refusal is written.
+
+Identity is (IdP entity id, NameID). A first login links to an existing user with the same
+userName only when that user has no link to another IdP (that is how SCIM-pushed users get their
+first SSO); accounts are never linked by email across IdPs. JIT never re-activates anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+from typing import Literal
+
+from app import services
+from app.audit import Actor
+from app.audit import AuditAction
+from app.db import utcnow
+from app.errors import ConflictError
+from app.errors import DomainError
+from app.models import Group
+from app.models import User
+from app.repository import fold
+from app.saml_store import RequestProblemError
+from app.saml_store import consume_assertion
+from app.saml_store import consume_request
+from app.uow import UnitOfWork
+
+GroupsMode = Literal["off", "add", "sync"]
+
+
+class LoginDeniedError(DomainError):
+    """The login is refused; ``reason`` is a stable code for the audit log and the page."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class JitPolicy:
+    """What a login from one IdP may do."""
+
+    create_users: bool = True
+    groups_mode: GroupsMode = "sync"
+    create_unknown_groups: bool = False
+    default_groups: tuple[str, ...] = ()
+    update_on_login: bool = True
+
+
+@dataclass(frozen=True)
+class LoginClaims:
+    """What a validated assertion says about the person."""
+
+    idp_entity_id: str
+    name_id: str
+    assertion_id: str
+    assertion_expires_at: datetime
+    in_response_to: str | None
+    user_name: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # SCIM document fragment
+    groups: tuple[str, ...] | None = None  # None: the assertion carried no group claim
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A successful login: who, whether they were just created, where to go next."""
+
+    user_id: str
+    user_name: str
+    created: bool
+    next_path: str | None
+
+
+def idp_actor(idp_entity_id: str) -> Actor:
+    """Return the audit actor for an IdP."""
+    return Actor("idp", idp_entity_id, idp_entity_id)
+
+
+def record_denied(uow: UnitOfWork, idp_entity_id: str | None, reason: str, *,
+                  user: User | None = None, name_id: str | None = None) -> None:
+    """Write only a ``login:denied`` event, and commit it."""
+    uow.rollback()
+    actor = idp_actor(idp_entity_id) if idp_entity_id else Actor("anonymous", None, "anonymous")
+    uow.audit.record(
+        AuditAction.LOGIN_DENIED, actor=actor, outcome="denied", reason=reason,
+        target_kind="user" if user is not None or name_id else None,
+        target_id=user.id if user is not None else None,
+        target_label=user.user_name if user is not None else name_id,
+    )
+    uow.commit()
+
+
+def _merge(doc: dict[str, Any], fragment: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay mapped attributes on a document; nested objects merge, lists replace."""
+    out = dict(doc)
+    for key, value in fragment.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _find_or_link(uow: UnitOfWork, claims: LoginClaims) -> User | None:
+    """Return the linked user, or a same-userName user that no other IdP owns (to link)."""
+    user = uow.users.find_linked(claims.idp_entity_id, claims.name_id)
+    if user is not None:
+        return user
+    user = uow.users.find_by_user_name_for_update(claims.user_name)
+    if user is None:
+        return None
+    if any(idp != claims.idp_entity_id for idp in uow.users.linked_idps(user.id)):
+        raise LoginDeniedError(
+            "account_conflict",
+            "an account with this user name belongs to another identity provider",
+        )
+    return user
+
+
+def _group_ids(uow: UnitOfWork, names: tuple[str, ...], policy: JitPolicy,
+               actor: Actor) -> dict[str, str]:
+    """Return {group id: displayName} for claimed names, creating unknown ones if allowed."""
+    if not names:
+        return {}
+    keys = {fold(n): n for n in names}
+    found = {g.display_name_key: g for g in uow.groups.find_by_display_names(names)}
+    result = {g.id: g.display_name for g in found.values()}
+    if policy.create_unknown_groups:
+        for key, name in keys.items():
+            if key not in found:
+                group = Group(source="jit", version=1, display_name=name, display_name_key=key,
+                              doc={"displayName": name})
+                group.created_at = group.updated_at = utcnow()
+                uow.groups.add(group)
+                uow.audit.record(AuditAction.GROUP_CREATE, actor=actor, target_kind="group",
+                                 target_id=group.id, target_label=name,
+                                 changes={"displayName": [None, name]})
+                result[group.id] = name
+    return result
+
+
+def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPolicy,
+                 actor: Actor, extra: tuple[str, ...] = ()) -> None:
+    """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed."""
+    if policy.groups_mode == "off" and not extra:
+        return
+    claimed = claims.groups or ()
+    names = tuple(dict.fromkeys((claimed if policy.groups_mode != "off" else ()) + extra))
+    wanted = _group_ids(uow, names, policy, actor)
+    touched: list[str] = []
+    for group_id, name in wanted.items():
+        added = uow.groups.add_members(group_id, {user.id: "User"}, actor.label,
+                                       idp_entity_id=claims.idp_entity_id)
+        if added:
+            touched.append(group_id)
+            uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
+                             target_id=group_id, target_label=name,
+                             changes={"member": [None, user.id]})
+    # A missing group claim is not "member of nothing": sync only acts on a claim that is there.
+    if policy.groups_mode == "sync" and claims.groups is not None:
+        managed = uow.groups.managed_by_idp(user.id, claims.idp_entity_id)
+        for group_id, name in managed:
+            if group_id not in wanted:
+                uow.groups.remove_members(group_id, [user.id])
+                touched.append(group_id)
+                uow.audit.record(AuditAction.GROUP_MEMBER_REMOVE, actor=actor,
+                                 target_kind="group", target_id=group_id, target_label=name,
+                                 changes={"member": [user.id, None]})
+    services.touch(uow, touched)
+
+
+def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
+                    browser_binding: str | None, allow_unsolicited: bool) -> LoginResult:
+    """Turn a validated assertion into a signed-in user, or raise ``LoginDeniedError``.
+
+    Refusals are audited by the caller with ``record_denied`` (after this transaction is
+    rolled back), so a refused login changes nothing but the log.
+    """
+    actor = idp_actor(claims.idp_entity_id)
+    if not consume_assertion(uow.session, claims.assertion_id, claims.idp_entity_id,
+                             claims.assertion_expires_at):
+        raise LoginDeniedError("replay", "this sign-in response was already used")
+    next_path: str | None = None
+    if claims.in_response_to:
+        try:
+            request = consume_request(uow.session, claims.in_response_to, browser_binding,
+                                      claims.idp_entity_id)
+        except RequestProblemError as problem:
+            raise LoginDeniedError(
+                "in_response_to", f"the sign-in answers a request that is {problem.reason}"
+            ) from None
+        next_path = request.next_path
+    elif not allow_unsolicited:
+        raise LoginDeniedError("unsolicited",
+                               "sign-in must start here; IdP-initiated sign-in is turned off")
+
+    user = _find_or_link(uow, claims)
+    created = False
+    if user is not None:
+        if not user.active:
+            raise LoginDeniedError("inactive", "this account is deactivated")
+        if claims.idp_entity_id not in uow.users.linked_idps(user.id):
+            uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
+        if policy.update_on_login and claims.attributes:
+            # The identity key (userName) is never rewritten from an assertion.
+            fragment = {k: v for k, v in claims.attributes.items() if k != "userName"}
+            old = dict(user.doc)
+            new = _merge(old, fragment)
+            changes = services.diff(old, new)
+            if changes:
+                services.apply_user_change(uow, user, new, changes, actor=actor,
+                                           action=AuditAction.JIT_USER_UPDATE, commit=False)
+        _sync_groups(uow, user, claims, policy, actor)
+    else:
+        if not policy.create_users:
+            raise LoginDeniedError("not_provisioned", "no account exists for you here yet")
+        doc = {**claims.attributes, "userName": claims.user_name, "active": True}
+        try:
+            user = services.create_user(uow, doc, actor=actor, source="jit",
+                                        action=AuditAction.JIT_USER_CREATE, commit=False)
+        except ConflictError:
+            raise LoginDeniedError("account_conflict", "this user name is taken") from None
+        uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
+        created = True
+        _sync_groups(uow, user, claims, policy, actor, extra=policy.default_groups)
+
+    user.last_login_at = utcnow()
+    uow.audit.record(AuditAction.LOGIN_SUCCESS, actor=actor, target_kind="user",
+                     target_id=user.id, target_label=user.user_name)
+    uow.commit()
+    return LoginResult(user.id, user.user_name, created, next_path)
