@@ -81,13 +81,28 @@ def parse_filter(text: str, kind: ResourceKind) -> Criteria:
 def parse_sort_by(text: str, kind: ResourceKind) -> str:
     """Return the canonical key to sort ``kind`` by; a complex or hidden attribute is refused."""
     name = text.strip()
-    path = resolve(kind, name) if 0 < len(name) <= MAX_LENGTH else None
+    path = _resolve(kind, name) if 0 < len(name) <= MAX_LENGTH else None
     if path is None:
         raise InvalidFilter(f"Cannot sort by '{name}': no such attribute.")
     _check_usable(path.leaf, name)
     if path.sub is None and path.attribute.type == "complex":
         raise InvalidFilter(f"Cannot sort by '{name}': it is complex; name a sub-attribute.")
     return path.key
+
+
+def _resolve(kind: ResourceKind, text: str) -> Path | None:
+    """Resolve a path; an extension attribute may come without its URN if the core lacks it.
+
+    Entra (tutorial Example 4) checks a manager with ``manager eq <id>``, no enterprise URN,
+    just as its PATCH names ``manager`` bare (Example 5). The core schema always wins.
+    """
+    path = resolve(kind, text)
+    if path is None and not text.casefold().startswith("urn:"):
+        for ext in kind.extensions:
+            path = resolve(kind, f"{ext.id}:{text}")
+            if path is not None:
+                break
+    return path
 
 
 def _prequote(text: str) -> tuple[str, list[_Literal]]:
@@ -198,7 +213,7 @@ def _parent(apath: Any, ctx: _Ctx, with_sub: bool = True) -> tuple[str, Attribut
     if ctx.parent is not None:
         raise InvalidFilter("Nested value filters are not supported.")
     text = _path_text(apath, with_sub)
-    path = resolve(ctx.kind, text)
+    path = _resolve(ctx.kind, text)
     if path is None:
         raise InvalidFilter(f"Unknown attribute '{text}' in the filter.")
     if path.sub is not None or not path.attribute.multi_valued:
@@ -231,7 +246,7 @@ def _attr_expr(node: Any, ctx: _Ctx) -> Criteria:
             raise InvalidFilter(f"Unknown attribute '{key}.{name}' in the filter.")
         return _compare(sub.name, sub, op, literal, f"{key}.{name}")
     text = _path_text(apath)
-    path = resolve(ctx.kind, text)
+    path = _resolve(ctx.kind, text)
     if path is None:
         raise InvalidFilter(f"Unknown attribute '{text}' in the filter.")
     attr = path.attribute
@@ -242,6 +257,10 @@ def _attr_expr(node: Any, ctx: _Ctx) -> Criteria:
             if value is None:
                 raise InvalidFilter(f"'{text}' has no value; filter on one of its sub-attributes.")
             return _within(owner, _compare(value.name, value, op, literal, text))
+        value = attr.sub("value")
+        if op != "pr" and value is not None:
+            # Entra: "manager eq <id>" compares the manager's value, as "emails eq" does.
+            return _compare(Path(path.schema, attr, value).key, value, op, literal, text)
         if op != "pr":
             raise InvalidFilter(f"'{text}' is complex; filter on one of its sub-attributes.")
         subs = [s for s in attr.sub_attributes if _usable(s)]
