@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
+from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -279,10 +280,19 @@ def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
         if resolved.attribute.multi_valued:
             if model is not User or resolved.attribute.name not in INDEXED_MULTI:
                 raise InvalidFilterError(f"cannot sort by '{sort.path}'")
-            # RFC 7643 §2.4: a multi-valued attribute sorts by its (primary or first) value.
+            # RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, or else
+            # by its first one.
+            sub = resolved.sub or resolved.attribute.sub("value")
+            if sub is None:
+                raise InvalidFilterError(f"cannot sort by '{sort.path}'")
+            column = (UserValue.value_key if sub.name == "value" and not sub.case_exact
+                      else _json_leaf(UserValue.data, [sub.name], sub).expr)
+            primary_first = case((UserValue.data["primary"].as_boolean() == true(), 0), else_=1)
             expr: Any = (
-                select(func.min(UserValue.value_key))
+                select(column)
                 .where(UserValue.user_id == User.id, UserValue.attr == resolved.attribute.name)
+                .order_by(primary_first, UserValue.position)
+                .limit(1)
                 .scalar_subquery()
             )
         else:
