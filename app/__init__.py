@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -33,6 +34,8 @@ def create_app(settings: config.Settings | None = None, **overrides: Any) -> Fla
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        SESSION_COOKIE_NAME="frontdesk_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["frontdesk.settings"] = settings
@@ -42,9 +45,12 @@ def create_app(settings: config.Settings | None = None, **overrides: Any) -> Fla
     guard_append_only(db.read_session)
     web.init_app(app)
 
-    from scim import bp as scim_bp  # the doors depend on app, never the other way round
+    # The doors depend on app, never the other way round; this is the one place they meet.
+    from jit import bp as saml_bp
+    from scim import bp as scim_bp
 
     app.register_blueprint(scim_bp)
+    app.register_blueprint(saml_bp)
 
     @app.errorhandler(Exception)
     def _error(err: Exception) -> Response | tuple[Response, int]:

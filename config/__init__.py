@@ -39,9 +39,19 @@ class Settings:
     scim_default_page_size: int = 100
     scim_max_body_bytes: int = 1_048_576
     scim_max_patch_operations: int = 1000
-    # SAML
+    # SAML (per-IdP overrides live in the TOML file under [saml.idp."<entity id>"])
     saml_idp_metadata: tuple[str, ...] = ()
     saml_allow_idp_initiated: bool = True
+    saml_clock_skew_seconds: int = 60
+    saml_max_body_bytes: int = 131_072
+    saml_request_ttl_seconds: int = 600
+    saml_sign_requests: bool = False
+    saml_create_users: bool = True
+    saml_groups_mode: str = "sync"  # off | add | sync
+    saml_create_unknown_groups: bool = False
+    saml_default_groups: tuple[str, ...] = ()
+    saml_attribute_map: str = "default"  # default | okta | entra | ldap
+    saml_allowed_redirect_hosts: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
     # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""Where a browser may be sent after sign-in: never an open redirect (SAML-NOTES.md §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+MAX_LENGTH = 2048
+
+
+def safe_next(value: str | None, allowed_hosts: Collection[str] = ()) -> str | None:
+    """Return ``value`` when it is a same-origin path (or an allowed host's https URL), else None.
+
+    Refused: ``//host``, ``/\\host``, any backslash, any scheme (``javascript:``, ``https:``
+    unless the host is allowed), control characters and whitespace, and anything very long.
+    """
+    if not value or len(value) > MAX_LENGTH:
+        return None
+    if any(ord(c) < 33 or ord(c) == 127 for c in value) or "\\" in value:
+        return None
+    parts = urlsplit(value)
+    if value.startswith("/") and not value.startswith("//"):
+        if parts.scheme or parts.netloc:
+            return None
+        return value
+    if parts.scheme == "https" and parts.hostname and parts.hostname in allowed_hosts \
+            and not parts.username and not parts.password:
+        return value
+    return None

@@ -1,0 +1,361 @@
+"""The SAML service provider: pysaml2 plus the checks it does not make (SAML-NOTES.md).
+
+Built once per app. ``validate`` takes the raw ``SAMLResponse`` form value and either returns
+a ``ValidAssertion`` or raises ``SamlRejectedError`` with a stable reason code. Order matters:
+cheap structural checks (size, strict base64, no DTD, allowed algorithms, one assertion) run
+before pysaml2 and xmlsec1 see anything; pysaml2 then checks signatures and the validity window;
+finally the SP checks audience, recipient, destination, issuer and the NameID itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import logging
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from saml2 import BINDING_HTTP_POST
+from saml2 import BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.mdstore import MetadataStore
+from saml2.metadata import create_metadata_string
+from saml2.response import IncorrectlySigned
+from saml2.response import StatusError
+from saml2.response import UnsolicitedResponse
+from saml2.response import VerificationError
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
+from saml2.saml import NAMEID_FORMAT_PERSISTENT
+from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
+from saml2.sigver import CryptoBackendXmlSec1
+from saml2.sigver import MissingKey
+from saml2.sigver import SigverError
+from saml2.validate import NotValid
+from saml2.validate import ResponseLifetimeExceed
+from saml2.validate import ToEarly
+from saml2.xmldsig import DIGEST_SHA256
+from saml2.xmldsig import SIG_RSA_SHA256
+
+import config
+from jit.keys import ensure_keypair
+
+log = logging.getLogger("frontdesk.saml")
+
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+}
+ALLOWED_SIGNATURES = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+}
+ALLOWED_DIGESTS = {
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+}
+BASE64_RE = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
+MAX_NAME_ID = 256
+
+
+class SamlRejectedError(Exception):
+    """A response we refuse; ``reason`` is a stable code, ``detail`` safe to show."""
+
+    def __init__(self, reason: str, detail: str, *, issuer: str | None = None,
+                 name_id: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.issuer = issuer
+        self.name_id = name_id
+
+
+@dataclass(frozen=True)
+class ValidAssertion:
+    """What a fully validated response tells us."""
+
+    issuer: str
+    name_id: str
+    assertion_id: str
+    expires_at: dt.datetime
+    in_response_to: str | None
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _CachedXmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
+    """xmlsec1 with its version asked once: pysaml2 forks ``xmlsec1 --version`` per check."""
+
+    @cached_property
+    def version(self) -> str:
+        return str(super().version)
+
+
+def _text(element: Element | None) -> str:
+    """Return all the text inside an element (comments split text; join it back)."""
+    if element is None:
+        return ""
+    return "".join(element.itertext())
+
+
+def _prevalidate(raw: str, max_bytes: int) -> tuple[bytes, Element]:
+    """Size, strict base64, XML without DTD, and a structure worth handing to pysaml2."""
+    data = raw.encode("ascii", "replace") if isinstance(raw, str) else raw
+    if len(data) > max_bytes * 4 // 3 + 4:
+        raise SamlRejectedError("too_large", "the sign-in response is too large")
+    compact = re.sub(rb"\s+", b"", data)
+    if not compact or not BASE64_RE.match(compact) or len(compact) % 4:
+        raise SamlRejectedError("malformed", "the sign-in response is not valid base64")
+    try:
+        xml = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise SamlRejectedError("malformed", "the sign-in response is not valid base64") from None
+    if len(xml) > max_bytes:
+        raise SamlRejectedError("too_large", "the sign-in response is too large")
+    stripped = xml.lstrip()
+    if stripped.startswith(b"\xef\xbb\xbf"):
+        stripped = stripped[3:]
+    if not stripped.startswith(b"<"):
+        raise SamlRejectedError("malformed", "the sign-in response is not XML")
+    lowered = xml.lower()
+    if b"<!doctype" in lowered or b"<!entity" in lowered:
+        raise SamlRejectedError("doctype", "DTDs and entities are not allowed")
+    try:
+        root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        raise SamlRejectedError("malformed", "the response is not well-formed XML") from None
+    if root.tag != f"{{{NS['samlp']}}}Response":
+        raise SamlRejectedError("malformed", "the message is not a SAML Response")
+    for method in root.iter(f"{{{NS['ds']}}}SignatureMethod"):
+        if method.get("Algorithm") not in ALLOWED_SIGNATURES:
+            raise SamlRejectedError("algorithm", "the signature algorithm is too weak (SHA-256+)")
+    for method in root.iter(f"{{{NS['ds']}}}DigestMethod"):
+        if method.get("Algorithm") not in ALLOWED_DIGESTS:
+            raise SamlRejectedError("algorithm", "the digest algorithm is too weak (SHA-256+)")
+    if list(root.iter(f"{{{NS['saml']}}}EncryptedAssertion")):
+        raise SamlRejectedError("unsupported", "encrypted assertions are not supported")
+    # Signature wrapping hides a second assertion somewhere; a Response carries exactly one.
+    assertions = list(root.iter(f"{{{NS['saml']}}}Assertion"))
+    if len(assertions) != 1:
+        raise SamlRejectedError("malformed", "the response must contain exactly one assertion")
+    if len(list(root.iter(f"{{{NS['samlp']}}}Response"))) != 1:
+        raise SamlRejectedError("malformed", "the response must not nest responses")
+    return xml, root
+
+
+_ERRORS: Sequence[tuple[type[BaseException], str, str]] = (
+    (ResponseLifetimeExceed, "expired", "the sign-in response has expired"),
+    (ToEarly, "not_yet_valid", "the sign-in response is not valid yet"),
+    (UnsolicitedResponse, "in_response_to", "the sign-in answers an unknown request"),
+    (MissingKey, "untrusted_issuer", "the identity provider is not trusted here"),
+    (IncorrectlySigned, "signature", "the signature is missing or invalid"),
+    (SigverError, "signature", "the signature is missing or invalid"),
+    (StatusError, "idp_status", "the identity provider reported a failed sign-in"),
+    (VerificationError, "malformed", "the sign-in response failed verification"),
+    (NotValid, "malformed", "the sign-in response is not valid SAML"),
+)
+
+
+def _classify(err: BaseException) -> SamlRejectedError:
+    for kind, reason, detail in _ERRORS:
+        if isinstance(err, kind):
+            return SamlRejectedError(reason, detail)
+    text = str(err).lower()
+    if "signature" in text or "signed" in text:
+        return SamlRejectedError("signature", "the signature is missing or invalid")
+    if "audience" in text:
+        return SamlRejectedError("audience", "the response is meant for another service")
+    if "destination" in text or "recipient" in text:
+        return SamlRejectedError("recipient", "the response is addressed elsewhere")
+    return SamlRejectedError("malformed", "the sign-in response could not be read")
+
+
+class ServiceProvider:
+    """Frontdesk as a SAML SP: metadata, AuthnRequests, and response validation."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        base = settings.base_url.rstrip("/")
+        self.entity_id = f"{base}/saml/metadata"
+        self.acs_url = f"{base}/saml/acs"
+        self.max_bytes = settings.saml_max_body_bytes
+        self.skew = settings.saml_clock_skew_seconds
+        self.metadata_files = [p for p in settings.saml_idp_metadata if p]
+        for path in self.metadata_files:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"FRONTDESK_SAML_IDP_METADATA: no file {path}")
+        self.xmlsec = shutil.which("xmlsec1")
+        key_file, cert_file = ensure_keypair(Path(settings.instance_path) / "saml")
+        self._base_config: dict[str, Any] = {
+            "entityid": self.entity_id,
+            "xmlsec_binary": self.xmlsec,
+            "metadata": {"local": self.metadata_files},
+            "key_file": str(key_file),
+            "cert_file": str(cert_file),
+            "allow_unknown_attributes": True,
+            "accepted_time_diff": self.skew,
+            "service": {"sp": {
+                "name": "Frontdesk",
+                "endpoints": {"assertion_consumer_service": [(self.acs_url, BINDING_HTTP_POST)]},
+                # InResponseTo is checked against our own store (shared by all workers).
+                "allow_unsolicited": True,
+                "authn_requests_signed": settings.saml_sign_requests,
+                "want_response_signed": False,
+                "signing_algorithm": SIG_RSA_SHA256,
+                "digest_algorithm": DIGEST_SHA256,
+                "name_id_format": [NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT,
+                                   NAMEID_FORMAT_UNSPECIFIED],
+            }},
+        }
+        self._clients: dict[bool, Saml2Client] = {}
+
+    @property
+    def configured(self) -> bool:
+        """Return whether any IdP is trusted (metadata configured) and xmlsec1 exists."""
+        return bool(self.metadata_files) and self.xmlsec is not None
+
+    def _client(self, response_signature_only: bool) -> Saml2Client:
+        """Return the pysaml2 client for one signature policy (built once)."""
+        if response_signature_only not in self._clients:
+            cfg = {**self._base_config, "service": {"sp": {
+                **self._base_config["service"]["sp"],
+                "want_assertions_signed": not response_signature_only,
+                "want_assertions_or_response_signed": response_signature_only,
+            }}}
+            sp_config = SPConfig()
+            sp_config.load(cfg)
+            client = Saml2Client(config=sp_config)
+            if self.xmlsec:
+                client.sec.crypto = _CachedXmlSec1(self.xmlsec)
+            self._clients[response_signature_only] = client
+        return self._clients[response_signature_only]
+
+    @cached_property
+    def idp_entity_ids(self) -> list[str]:
+        """Return the entity ids of every configured IdP, in metadata order."""
+        if not self.metadata_files:
+            return []
+        store: MetadataStore = self._client(False).metadata
+        return sorted(store.identity_providers())
+
+    def metadata(self) -> str:
+        """Return this SP's metadata XML."""
+        client = self._client(False)
+        return str(create_metadata_string(None, config=client.config, sign=False))
+
+    def authn_request(self, idp_entity_id: str, relay_state: str) -> tuple[str, str]:
+        """Return (request id, redirect URL) for an SP-initiated login."""
+        client = self._client(False)
+        request_id, info = client.prepare_for_authenticate(
+            entityid=idp_entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT,
+        )
+        location = dict(info["headers"])["Location"]
+        return str(request_id), str(location)
+
+    def validate(self, raw: str, response_signature_only_for: set[str]) -> ValidAssertion:
+        """Validate a ``SAMLResponse`` form value; raise ``SamlRejectedError``."""
+        xml, root = _prevalidate(raw, self.max_bytes)
+        issuer_el = root.find("saml:Issuer", NS)
+        assertion = next(root.iter(f"{{{NS['saml']}}}Assertion"))
+        a_issuer = _text(assertion.find("saml:Issuer", NS)).strip()
+        issuer = _text(issuer_el).strip() if issuer_el is not None else a_issuer
+        if issuer not in self.idp_entity_ids or (a_issuer and a_issuer != issuer):
+            raise SamlRejectedError("untrusted_issuer", "the identity provider is not trusted",
+                                    issuer=issuer or None)
+        name_id_el = assertion.find("saml:Subject/saml:NameID", NS)
+        whole_name_id = _text(name_id_el).strip()
+        client = self._client(issuer in response_signature_only_for)
+        try:
+            # binding=None: the XML is already decoded, so pysaml2 never tries to inflate it.
+            response = client.parse_authn_request_response(
+                xml.decode("utf-8"), None, conv_info={"entity_id": self.entity_id},
+            )
+        except SamlRejectedError:
+            raise
+        except Exception as err:  # noqa: BLE001 - pysaml2 raises a zoo; each maps to a code
+            rejected = _classify(err)
+            rejected.issuer = issuer
+            log.info("saml response rejected", extra={"fields": {
+                "reason": rejected.reason, "error": type(err).__name__, "issuer": issuer}})
+            raise rejected from None
+        if response is None or response.assertion is None or not response.name_id:
+            raise SamlRejectedError("malformed", "the response carries no usable assertion",
+                                    issuer=issuer)
+        return self._finish(response, issuer, whole_name_id, root)
+
+    def _finish(self, response: Any, issuer: str, whole_name_id: str, root: Element
+                ) -> ValidAssertion:
+        assertion = response.assertion
+        name_id = str(response.name_id.text or "").strip()
+        if not name_id or name_id != whole_name_id:
+            raise SamlRejectedError("name_id", "the NameID is empty or was tampered with",
+                                    issuer=issuer)
+        if len(name_id) > MAX_NAME_ID or any(ord(c) < 32 or ord(c) == 127 for c in name_id):
+            raise SamlRejectedError("name_id", "the NameID is not acceptable", issuer=issuer)
+        destination = root.get("Destination")
+        if destination != self.acs_url:
+            raise SamlRejectedError("destination", "the response is addressed elsewhere",
+                                    issuer=issuer, name_id=name_id)
+        audiences = [
+            a.text.strip()
+            for cond in [assertion.conditions] if cond is not None
+            for restriction in cond.audience_restriction
+            for a in restriction.audience if a.text
+        ]
+        if self.entity_id not in audiences:
+            raise SamlRejectedError("audience", "the assertion is meant for another service",
+                                    issuer=issuer, name_id=name_id)
+        confirmations = assertion.subject.subject_confirmation or []
+        recipients = [
+            c.subject_confirmation_data.recipient for c in confirmations
+            if c.subject_confirmation_data is not None
+        ]
+        if not recipients or any(r != self.acs_url for r in recipients):
+            raise SamlRejectedError("recipient", "the assertion names another recipient",
+                                    issuer=issuer, name_id=name_id)
+        expires = _expiry(assertion, confirmations)
+        in_response_to = response.in_response_to or None
+        attributes: dict[str, list[str]] = {
+            str(k): [str(v) for v in (vals or []) if v is not None]
+            for k, vals in (response.ava or {}).items()
+        }
+        return ValidAssertion(issuer=issuer, name_id=name_id, assertion_id=str(assertion.id),
+                              expires_at=expires, in_response_to=in_response_to,
+                              attributes=attributes)
+
+
+def _parse_instant(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _expiry(assertion: Any, confirmations: list[Any]) -> dt.datetime:
+    """Return when the assertion stops being acceptable: the replay cache keeps it that long."""
+    candidates = [_parse_instant(assertion.conditions.not_on_or_after)
+                  if assertion.conditions is not None else None]
+    candidates += [_parse_instant(c.subject_confirmation_data.not_on_or_after)
+                   for c in confirmations if c.subject_confirmation_data is not None]
+    found = [c for c in candidates if c is not None]
+    now = dt.datetime.now(dt.UTC)
+    latest = max(found) if found else now + dt.timedelta(hours=1)
+    return latest + dt.timedelta(minutes=10)

@@ -1,0 +1,219 @@
+"""SAML endpoints and the signed-in page: thin — validate, provision, start a session."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import get_settings
+from app.db import get_db
+from app.errors import ConflictError
+from app.provisioning import LoginClaims
+from app.provisioning import LoginDeniedError
+from app.provisioning import provision_login
+from app.provisioning import record_denied
+from app.repository import UserRepository
+from app.saml_store import remember_request
+from app.uow import UnitOfWork
+from app.web import request_info
+from config import Settings
+from jit import bp
+from jit.mapping import first_value
+from jit.mapping import map_attributes
+from jit.policy import policy_for
+from jit.redirects import safe_next
+from jit.sp import SamlRejectedError
+from jit.sp import ServiceProvider
+
+log = logging.getLogger("frontdesk.saml")
+BINDING_COOKIE = "frontdesk_saml"
+STATUS_FOR = {"too_large": 413, "inactive": 403, "not_provisioned": 403, "account_conflict": 403,
+              "unsolicited": 403, "untrusted_issuer": 403}
+
+
+def sp() -> ServiceProvider:
+    provider: ServiceProvider = current_app.extensions["frontdesk.saml"]
+    return provider
+
+
+def page(title: str, message: str, status: int = 200, *, reason: str | None = None,
+         error: bool = False, sign_in: bool = False) -> Response:
+    body = render_template("message.html", title=title, message=message, reason=reason,
+                           error=error, sign_in=sign_in, request_id=g.get("request_id"))
+    return make_response(body, status)
+
+
+def _not_configured() -> Response:
+    return page("Single sign-on is not set up",
+                "No identity provider is configured. Set FRONTDESK_SAML_IDP_METADATA to your "
+                "IdP's metadata file(s).", 503, error=True)
+
+
+@bp.get("/saml/metadata")
+def metadata() -> Response:
+    """SP metadata to paste into Okta or Entra ID; the entity id is this URL."""
+    response = make_response(sp().metadata())
+    response.content_type = "application/samlmetadata+xml"
+    return response
+
+
+@bp.get("/saml/login")
+def login() -> Response | BaseResponse:
+    """SP-initiated login: choose the IdP, remember the request, redirect to the IdP."""
+    provider = sp()
+    if not provider.configured:
+        return _not_configured()
+    idps = provider.idp_entity_ids
+    next_path = safe_next(request.args.get("next"),
+                          get_settings(current_app).saml_allowed_redirect_hosts) or "/me"
+    chosen = request.args.get("idp")
+    if chosen is None and len(idps) == 1:
+        chosen = idps[0]
+    if chosen is None:
+        return make_response(render_template("choose.html", idps=idps, next=next_path))
+    if chosen not in idps:
+        return page("Unknown identity provider", "That identity provider is not configured.",
+                    400, reason="unknown_idp", error=True)
+    binding = request.cookies.get(BINDING_COOKIE) or secrets.token_urlsafe(32)
+    request_id, location = provider.authn_request(chosen, relay_state="")
+    settings = get_settings(current_app)
+    remember_request(get_db(current_app), request_id, binding, chosen, next_path,
+                     timedelta(seconds=settings.saml_request_ttl_seconds))
+    response = redirect(location, 302)
+    secure = settings.base_url.startswith("https://")
+    # The IdP POSTs back cross-site: a Lax cookie would not come along, so over https the
+    # binding cookie is SameSite=None (it carries nothing but a random value).
+    response.set_cookie(BINDING_COOKIE, binding, max_age=settings.saml_request_ttl_seconds,
+                        httponly=True, secure=secure, samesite="None" if secure else "Lax",
+                        path="/saml/acs")
+    return response
+
+
+def _deny(issuer: str | None, reason: str, detail: str, name_id: str | None = None) -> Response:
+    with UnitOfWork(get_db(current_app), request_info()) as uow:
+        record_denied(uow, issuer, reason, name_id=name_id)
+    log.info("login denied", extra={"fields": {"reason": reason, "issuer": issuer}})
+    status = STATUS_FOR.get(reason, 400)
+    return page("Sign-in refused", detail, status, reason=reason, error=True, sign_in=True)
+
+
+@bp.post("/saml/acs")
+def acs() -> Response | BaseResponse:
+    """Assertion Consumer Service: validate, provision, start a session, redirect."""
+    provider = sp()
+    settings = get_settings(current_app)
+    if not provider.configured:
+        return _not_configured()
+    if (request.content_length or 0) > settings.saml_max_body_bytes * 2:
+        return _deny(None, "too_large", "the sign-in response is too large")
+    raw = request.form.get("SAMLResponse", "")
+    if not raw:
+        return _deny(None, "malformed", "no SAMLResponse was posted")
+    try:
+        valid = provider.validate(raw, _response_signature_only(settings, provider))
+    except SamlRejectedError as err:
+        return _deny(err.issuer, err.reason, err.detail, err.name_id)
+    policy = policy_for(settings, valid.issuer)
+    mapped = map_attributes(valid.attributes, policy.attribute_map)
+    user_name = valid.name_id
+    if policy.user_name_attribute:
+        user_name = first_value(valid.attributes, policy.user_name_attribute) or ""
+        if not user_name:
+            return _deny(valid.issuer, "malformed", "the assertion lacks the user name attribute")
+    claims = LoginClaims(
+        idp_entity_id=valid.issuer, name_id=valid.name_id, assertion_id=valid.assertion_id,
+        assertion_expires_at=valid.expires_at, in_response_to=valid.in_response_to,
+        user_name=user_name, attributes=mapped.document, groups=mapped.groups,
+    )
+    binding = request.cookies.get(BINDING_COOKIE)
+    result = None
+    for attempt in range(2):
+        try:
+            with UnitOfWork(get_db(current_app), request_info()) as uow:
+                result = provision_login(uow, claims, policy.jit, browser_binding=binding,
+                                         allow_unsolicited=policy.allow_idp_initiated)
+            break
+        except LoginDeniedError as err:
+            return _deny(valid.issuer, err.reason, err.detail, valid.name_id)
+        except ConflictError:
+            # Two first logins of one person raced; the retry finds the account the other made.
+            if attempt == 1:
+                return _deny(valid.issuer, "conflict", "please try signing in again")
+    assert result is not None
+    session.clear()  # no session fixation: a new session for the new identity
+    session["uid"] = result.user_id
+    session["csrf"] = secrets.token_urlsafe(24)
+    session.permanent = True
+    target = result.next_path or safe_next(request.form.get("RelayState"),
+                                           settings.saml_allowed_redirect_hosts) or "/me"
+    response = redirect(target, 303)
+    response.delete_cookie(BINDING_COOKIE, path="/saml/acs")
+    return response
+
+
+def _response_signature_only(settings: Settings, provider: ServiceProvider) -> set[str]:
+    return {idp for idp in provider.idp_entity_ids
+            if policy_for(settings, idp).response_signature_only}
+
+
+@bp.post("/saml/logout")
+def logout() -> Response:
+    """End the local session (a POST with the session's CSRF token)."""
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(expected, request.form.get("csrf", "")):
+        return page("Sign-out refused", "The sign-out form expired; try again.", 400,
+                    reason="csrf", error=True)
+    session.clear()
+    return page("Signed out", "You are signed out of Frontdesk.", sign_in=True)
+
+
+@bp.before_app_request
+def end_sessions_of_inactive_users() -> None:
+    """A deactivated or deleted user's session ends at its next request, on every page."""
+    user_id = session.get("uid")
+    if not user_id or request.path.startswith("/scim/"):
+        return
+    with get_db(current_app).read_session() as db_session:
+        user = UserRepository(db_session).find(user_id)
+        if user is None or not user.active:
+            session.clear()
+
+
+@bp.get("/")
+def index() -> Response | BaseResponse:
+    return redirect(url_for("saml.me"), 302)
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Who you are, your groups, and a sign-out button."""
+    user_id = session.get("uid")
+    if not user_id:
+        return page("Not signed in", "Sign in with your organisation's identity provider.", 401,
+                    sign_in=True)
+    with get_db(current_app).read_session() as db_session:
+        users = UserRepository(db_session)
+        user = users.find(user_id)
+        if user is None or not user.active:
+            session.clear()
+            return page("Signed out", "Your account is no longer active.", 403,
+                        reason="inactive", error=True)
+        groups = users.groups_of([user.id])[user.id]
+        links = users.links(user.id)
+        emails = user.doc.get("emails") or []
+    email = next((e.get("value") for e in emails if isinstance(e, dict)), None)
+    return make_response(render_template("me.html", user=user, groups=groups, links=links,
+                                         email=email, csrf=session.get("csrf", "")))
