@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.db import new_id
 from app.db import utcnow
+from app.models import AuditAnchor
 from app.models import AuditEvent
 from app.models import AuditHead
 
@@ -50,6 +51,10 @@ class AuditAction(StrEnum):
     JIT_USER_UPDATE = "jit:user:update"
     LOGIN_SUCCESS = "login:success"
     LOGIN_DENIED = "login:denied"
+    ADMIN_LOGIN = "admin:login"
+    ADMIN_LOGIN_DENIED = "admin:login:denied"
+    ADMIN_LOGIN_LINK_CREATE = "admin:login-link:create"
+    AUDIT_PRUNE = "audit:prune"
 
 
 @dataclass(frozen=True)
@@ -193,10 +198,12 @@ class VerifyResult:
 
 def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
     """Walk the chain in order and report the first row that was edited, removed or moved."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
+    anchor = session.execute(select(AuditAnchor).where(AuditAnchor.id == 1)).scalar_one()
+    # After a prune the chain starts right after the last pruned event, whose hash is kept.
+    expected_prev = anchor.hash
+    expected_seq = anchor.seq + 1
     checked = 0
-    last_id = 0
+    last_id = anchor.seq
     while True:
         rows = session.execute(
             select(AuditEvent).where(AuditEvent.seq > last_id).order_by(AuditEvent.seq).limit(batch)
@@ -219,9 +226,10 @@ def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
             last_id = row.seq
         session.expunge_all()
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-    if head.seq != checked or head.hash != expected_prev:
+    last_seq = expected_seq - 1
+    if head.seq != last_seq or head.hash != expected_prev:
         return VerifyResult(False, checked, head.seq,
-                            f"the chain ends at event #{checked} but its head says #{head.seq}")
+                            f"the chain ends at event #{last_seq} but its head says #{head.seq}")
     return VerifyResult(True, checked)
 
 

@@ -245,7 +245,9 @@ GROUP = Schema(
                 _s("value", "Identifier of the member of this group.", mutability="immutable"),
                 _s("$ref", "The URI of the member resource.", type="reference",
                    reference_types=("User", "Group"), mutability="immutable"),
-                _s("display", "The display name of the member.", mutability="readOnly"),
+                # Not in RFC 7643 §8.7.1; computed, so returned only when asked for.
+                _s("display", "The display name of the member.", mutability="readOnly",
+                   returned="request"),
                 _s("type", "The type of the member.", canonical_values=("User", "Group"),
                    mutability="immutable"),
             ),

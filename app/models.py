@@ -157,7 +157,14 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_audit_events_target", "target_kind", "target_id"),)
+    # (filter, seq) pairs: a filtered, newest-first page walks one index and stops early.
+    __table_args__ = (
+        Index("ix_audit_events_target", "target_kind", "target_id"),
+        Index("ix_audit_events_action_seq", "action", "seq"),
+        Index("ix_audit_events_actor_seq", "actor_id", "seq"),
+        Index("ix_audit_events_target_seq", "target_id", "seq"),
+        Index("ix_audit_events_outcome_seq", "outcome", "seq"),
+    )
 
 
 class AuditHead(Base):
@@ -193,3 +200,26 @@ class SeenAssertion(Base):
     idp_entity_id: Mapped[str] = mapped_column(String(512))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditAnchor(Base):
+    """Where the chain starts after a prune: the seq and hash of the last pruned event."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AdminLoginLink(Base):
+    """A one-time, short-lived admin sign-in link; only a hash of its secret is kept."""
+
+    __tablename__ = "admin_login_links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

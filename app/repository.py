@@ -51,6 +51,9 @@ from app.query import Sort
 from app.query import ValuePath
 
 # Multi-valued user attributes indexed one element a row in user_values.
+# Larger offsets than this select nothing anyway; SQLite and PostgreSQL take 64-bit integers.
+MAX_OFFSET = 2**62
+
 INDEXED_MULTI = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
                  "x509Certificates")
 
@@ -309,7 +312,8 @@ def _paged(session: Session, model: Any, where: ColumnElement[bool], order: list
     The page is read first; when it starts at the beginning and is not full, its length is the
     total, so the usual IdP lookup (``userName eq``) costs one statement instead of two.
     """
-    offset, limit = max(page.start, 1) - 1, max(page.count, 0)
+    # A startIndex past any table size returns nothing; clamp it so it stays a 64-bit integer.
+    offset, limit = min(max(page.start, 1) - 1, MAX_OFFSET), max(page.count, 0)
     rows: list[Any] = []
     if limit:
         rows = list(session.execute(

@@ -75,7 +75,9 @@ def _text(doc: Mapping[str, Any], key: str, *, required: bool = False) -> str | 
 def _apply_user_doc(user: User, doc: Document) -> None:
     user_name = _text(doc, "userName", required=True)
     assert user_name is not None
-    active = doc.get("active", True)
+    # Unassigned (a PATCH "remove active", RFC 7644 §3.5.2.2) is not active: a removal must
+    # never re-activate anyone. A new user without "active" is active (create_user).
+    active = doc.get("active", False)
     if not isinstance(active, bool):
         raise InvalidInputError("'active' must be a boolean")
     user.user_name = user_name

@@ -1,0 +1,174 @@
+"""Reading the audit log: filters, newest-first cursor pages, and streaming for exports.
+
+A cursor is the ``seq`` of the last event on the page, opaque to clients: the next page is
+"older than that", so events written meanwhile (always newer) never shift or repeat a page.
+Each filter is an indexed column; ``(column, seq)`` indexes let the database walk a filter in
+``seq`` order and stop after one page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInputError
+from app.models import AuditEvent
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to look for; every field is optional and they combine with AND."""
+
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    action: str | None = None  # exact, or a prefix when it ends with ":" or "*"
+    target_kind: str | None = None
+    target_id: str | None = None
+    target: str | None = None  # an id or a label (userName, displayName), case-insensitive
+    outcome: str | None = None
+    reason: str | None = None
+    request_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None  # free text over actor and target labels
+
+    def active(self) -> dict[str, Any]:
+        """Return the filters that are set, for echoing back and building links."""
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Return the seq a cursor stands for; a cursor we did not issue raises InvalidInputError."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError(cursor)
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInputError("the cursor is not valid; start from the first page") from None
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(f: AuditFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.actor_kind:
+        conds.append(AuditEvent.actor_kind == f.actor_kind)
+    if f.actor_id:
+        conds.append(AuditEvent.actor_id == f.actor_id)
+    if f.action:
+        if f.action.endswith(("*", ":")):
+            prefix = f.action.rstrip("*")
+            conds.append(AuditEvent.action.like(_like(prefix) + "%", escape="\\"))
+        else:
+            conds.append(AuditEvent.action == f.action)
+    if f.target_kind:
+        conds.append(AuditEvent.target_kind == f.target_kind)
+    if f.target_id:
+        conds.append(AuditEvent.target_id == f.target_id)
+    if f.target:
+        conds.append(or_(AuditEvent.target_id == f.target,
+                         func.lower(AuditEvent.target_label) == f.target.lower()))
+    if f.outcome:
+        conds.append(AuditEvent.outcome == f.outcome)
+    if f.reason:
+        conds.append(AuditEvent.reason == f.reason)
+    if f.request_id:
+        conds.append(AuditEvent.request_id == f.request_id)
+    if f.since:
+        conds.append(AuditEvent.occurred_at >= f.since)
+    if f.until:
+        conds.append(AuditEvent.occurred_at < f.until)
+    if f.text:
+        pattern = "%" + _like(f.text.lower()) + "%"
+        conds.append(or_(func.lower(AuditEvent.actor_label).like(pattern, escape="\\"),
+                         func.lower(AuditEvent.target_label).like(pattern, escape="\\")))
+    return conds
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of events, newest first, and the cursor of the next (older) page."""
+
+    events: list[AuditEvent]
+    next_cursor: str | None
+
+
+def list_events(session: Session, f: AuditFilter, *, cursor: str | None = None,
+                limit: int = 50) -> AuditPage:
+    """Return one page of events matching ``f``, newest first."""
+    limit = max(1, min(limit, MAX_PAGE))
+    conds = _conditions(f)
+    if cursor:
+        conds.append(AuditEvent.seq < decode_cursor(cursor))
+    rows = list(session.execute(
+        select(AuditEvent).where(and_(*conds)).order_by(AuditEvent.seq.desc()).limit(limit + 1)
+    ).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditPage(rows, encode_cursor(rows[-1].seq) if more and rows else None)
+
+
+def get_event(session: Session, event_id: str) -> AuditEvent | None:
+    """Return one event by its id (or by its ``seq`` number), or None."""
+    stmt = select(AuditEvent).where(AuditEvent.id == event_id)
+    if event_id.isdigit():
+        stmt = select(AuditEvent).where(or_(AuditEvent.id == event_id,
+                                            AuditEvent.seq == int(event_id)))
+    return session.execute(stmt).scalars().first()
+
+
+def stream_events(session: Session, f: AuditFilter, *, batch: int = 2000,
+                  after_seq: int = 0) -> Iterator[AuditEvent]:
+    """Yield every matching event oldest first, in batches: constant memory for any size."""
+    conds = _conditions(f)
+    last = after_seq
+    while True:
+        rows = list(session.execute(
+            select(AuditEvent).where(and_(*conds, AuditEvent.seq > last))
+            .order_by(AuditEvent.seq).limit(batch)
+        ).scalars())
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def event_to_dict(row: AuditEvent) -> dict[str, Any]:
+    """Render an event for the API, exports and the CLI."""
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "occurredAt": row.occurred_at.isoformat().replace("+00:00", "Z"),
+        "actor": {"kind": row.actor_kind, "id": row.actor_id, "label": row.actor_label},
+        "action": row.action,
+        "target": {"kind": row.target_kind, "id": row.target_id, "label": row.target_label},
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "changes": row.changes,
+        "requestId": row.request_id,
+        "sourceIp": row.source_ip,
+        "userAgent": row.user_agent,
+        "hash": row.hash,
+        "prevHash": row.prev_hash,
+    }
