@@ -28,10 +28,13 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from saml2 import BINDING_HTTP_POST
 from saml2 import BINDING_HTTP_REDIRECT
+from saml2 import md
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
+from saml2.extension.algsupport import DigestMethod
+from saml2.extension.algsupport import SigningMethod
 from saml2.mdstore import MetadataStore
-from saml2.metadata import create_metadata_string
+from saml2.metadata import entity_descriptor
 from saml2.response import IncorrectlySigned
 from saml2.response import StatusError
 from saml2.response import UnsolicitedResponse
@@ -254,9 +257,20 @@ class ServiceProvider:
         return sorted(store.identity_providers())
 
     def metadata(self) -> str:
-        """Return this SP's metadata XML."""
-        client = self._client(False)
-        return str(create_metadata_string(None, config=client.config, sign=False))
+        """Return this SP's metadata XML.
+
+        pysaml2 advertises every algorithm xmlsec1 knows (MD5 and SHA-1 included) in an
+        ``alg:`` extension; we list only what ``validate`` accepts.
+        """
+        descriptor = entity_descriptor(self._client(False).config)
+        extensions = md.Extensions()
+        for digest in sorted(ALLOWED_DIGESTS):
+            extensions.add_extension_element(DigestMethod(algorithm=digest))
+        for signature in sorted(ALLOWED_SIGNATURES):
+            extensions.add_extension_element(SigningMethod(algorithm=signature))
+        descriptor.extensions = extensions
+        xml: bytes = descriptor.to_string()
+        return xml.decode("utf-8")
 
     def authn_request(self, idp_entity_id: str, relay_state: str) -> tuple[str, str]:
         """Return (request id, redirect URL) for an SP-initiated login."""
@@ -330,13 +344,28 @@ class ServiceProvider:
                                     issuer=issuer, name_id=name_id)
         expires = _expiry(assertion, confirmations)
         in_response_to = response.in_response_to or None
-        attributes: dict[str, list[str]] = {
-            str(k): [str(v) for v in (vals or []) if v is not None]
-            for k, vals in (response.ava or {}).items()
-        }
+        attributes = _attributes(assertion)
         return ValidAssertion(issuer=issuer, name_id=name_id, assertion_id=str(assertion.id),
                               expires_at=expires, in_response_to=in_response_to,
                               attributes=attributes)
+
+
+def _attributes(assertion: Any) -> dict[str, list[str]]:
+    """Return the assertion's attributes under the names the IdP sent.
+
+    Not pysaml2's ``ava``: its converters rename what they recognise (Entra's
+    ``.../claims/emailaddress`` becomes ``emailAddress``, ``.../surname`` becomes ``surname``,
+    ``urn:oid:2.5.4.4`` becomes ``sn``), so the attribute map would miss them.
+    """
+    attributes: dict[str, list[str]] = {}
+    for statement in assertion.attribute_statement or []:
+        for attribute in statement.attribute or []:
+            if not attribute.name:
+                continue
+            values = attributes.setdefault(str(attribute.name), [])
+            values.extend(str(v.text) for v in attribute.attribute_value or []
+                          if v is not None and v.text is not None)
+    return attributes
 
 
 def _parse_instant(value: str | None) -> dt.datetime | None:
