@@ -5,7 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test lint typecheck fmt bench clean
+.PHONY: help install run serve test lint typecheck fmt bench clean demo
+
+# `make demo`: Frontdesk and the local DEMO IdP (jit/demo_idp.py); override on the command line.
+DEMO_PORT     ?= 8000
+DEMO_IDP_PORT ?= 8001
+DEMO_IDP_DIR  ?= instance/demo-idp
+DEMO_SP_URL   := http://127.0.0.1:$(DEMO_PORT)
+DEMO_IDP_ARGS := --port $(DEMO_IDP_PORT) --sp-base-url $(DEMO_SP_URL) --workdir $(DEMO_IDP_DIR)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +30,19 @@ install: $(STAMP) ## create .venv and install Frontdesk with its dev tools
 
 run: $(STAMP) ## migrate the database and serve on http://127.0.0.1:8000 (gunicorn)
 	$(BIN)/frontdesk db upgrade
+	$(BIN)/gunicorn -c config/gunicorn.conf.py
+
+demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can sign in; never in production)
+	$(BIN)/python -m jit.demo_idp $(DEMO_IDP_ARGS) --write-metadata-only
+	$(BIN)/frontdesk db upgrade
+	@$(BIN)/python -m jit.demo_idp $(DEMO_IDP_ARGS) & idp=$$!; \
+	trap 'kill $$idp 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	echo; \
+	echo "  Demo: open http://127.0.0.1:$(DEMO_IDP_PORT)/ (IdP-initiated sign-in)"; \
+	echo "     or $(DEMO_SP_URL)/saml/login (SP-initiated). Ctrl-C stops both."; \
+	echo; \
+	FRONTDESK_BIND=127.0.0.1:$(DEMO_PORT) FRONTDESK_BASE_URL=$(DEMO_SP_URL) \
+	FRONTDESK_SAML_IDP_METADATA=$(DEMO_IDP_DIR)/idp-metadata.xml \
 	$(BIN)/gunicorn -c config/gunicorn.conf.py
 
 test: $(STAMP) ## lint, type-check and run the tests (adds PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set)
