@@ -45,12 +45,24 @@ class Projection:
                 continue
             subs = self.only.get(key) if self.only is not None else None
             value = _keep(value, subs) if subs else value
+            hidden = _on_request(self.kind, key)
+            if hidden and not (self.only is not None and key in self.only and subs is None):
+                # returned "request" (RFC 7643 §7): only when named, or its parent is.
+                value = _drop(value, hidden - (subs or set()))
             dropped = self.excluded.get(key)
             if dropped:
                 value = _drop(value, dropped)
             if value not in (None, {}, []):
                 out[key] = value
         return out
+
+
+def _on_request(kind: ResourceKind, key: str) -> set[str]:
+    """The sub-attributes of top-level ``key`` that are returned only on request."""
+    attr = kind.top(key)
+    if attr is None:
+        return set()
+    return {s.name for s in attr.sub_attributes if s.returned == "request"}
 
 
 def _keep(value: Any, subs: set[str]) -> Any:
@@ -127,7 +139,8 @@ def user_resource(user: User, base: str, groups: list[tuple[str, str]] | None
     for key, value in doc.items():
         if key not in {"externalId", "userName", "active"}:
             resource[key] = value
-    resource["active"] = user.active
+    if "active" in doc:  # absent once removed (RFC 7644 §3.5.2.2: unassigned)
+        resource["active"] = user.active
     if groups:
         resource["groups"] = [
             {"value": gid, "display": name, "type": "direct", "$ref": f"{base}/Groups/{gid}"}

@@ -493,6 +493,22 @@ def test_validator_adds_a_work_email_to_a_user_without_one(entra: Entra) -> None
     assert got["addresses"] == [{"type": "work", "locality": "Redmond", "country": "US"}]
 
 
+def test_validator_removing_active_never_reactivates(entra: Entra) -> None:
+    # [MS5] "may try to remove required attributes": removing active leaves it unassigned
+    # (RFC 7644 §3.5.2.2), and an unassigned status is not an active one.
+    body = tutorial_user()
+    user_id = create_user(entra, body)["id"]
+    entra.patched(f"/Users/{user_id}", {"op": "Replace", "path": "active", "value": "False"})
+    entra.patched(f"/Users/{user_id}", {"op": "Remove", "path": "active"})
+    got = entra.user(user_id)
+    assert "active" not in got
+    assert entra.found("Users", f'userName eq "{body["userName"]}" and active eq true') == []
+    # Still found by the matching attributes, and Entra can set it again.
+    assert entra.found("Users", f'externalId eq "{body["externalId"]}"') == [user_id]
+    entra.patched(f"/Users/{user_id}", {"op": "Replace", "path": "active", "value": "True"})
+    assert entra.user(user_id)["active"] is True
+
+
 # --- users: PATCH with aadOptscim062020 [MS2] -------------------------------------------------
 
 

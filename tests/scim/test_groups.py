@@ -75,10 +75,14 @@ def test_create_with_members(scim: ScimClient) -> None:
     assert body["displayName"] == "Tour Guides"
     assert body["externalId"] == "g-1"
     members = {m["value"]: m for m in body["members"]}
-    assert members[alice] == {"value": alice, "type": "User", "display": "Alice A",
-                              "$ref": f"{BASE}/Users/{alice}"}
-    assert members[bob]["display"] == "bob"
+    # members.display is computed (the sent one is ignored) and returned on request only.
+    assert members[alice] == {"value": alice, "type": "User", "$ref": f"{BASE}/Users/{alice}"}
     assert scim.get(f"/Groups/{body['id']}").json == body
+    asked = scim.get(f"/Groups/{body['id']}?attributes=members").json
+    shown = {m["value"]: m for m in asked["members"]}
+    assert shown[alice] == {"value": alice, "type": "User", "display": "Alice A",
+                            "$ref": f"{BASE}/Users/{alice}"}
+    assert shown[bob]["display"] == "bob"
 
 
 def test_create_without_members(scim: ScimClient) -> None:
@@ -264,7 +268,7 @@ def test_nested_groups(scim: ScimClient) -> None:
     alice = user(scim, "alice")
     inner = group(scim, "Inner", alice)
     outer = group(scim, "Outer", inner["id"])
-    members = scim.get(f"/Groups/{outer['id']}").json["members"]
+    members = scim.get(f"/Groups/{outer['id']}?attributes=members").json["members"]
     assert members == [{"value": inner["id"], "type": "Group", "display": "Inner",
                         "$ref": f"{BASE}/Groups/{inner['id']}"}]
     found = scim.get(f'/Groups?filter=members.value eq "{inner["id"]}"').json
