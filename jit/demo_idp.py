@@ -30,11 +30,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask import Response
 from flask import request
@@ -51,6 +46,8 @@ from saml2.sigver import pre_signature_part
 from saml2.sigver import signed_instance_factory
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
+
+from jit.keys import ensure_keypair
 
 KEY_FILE = "idp-key.pem"
 CERT_FILE = "idp-cert.pem"
@@ -106,41 +103,6 @@ def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def ensure_keypair(key_path: Path, cert_path: Path, common_name: str) -> None:
-    """Create an RSA-2048 key and a self-signed certificate unless both already exist.
-
-    Reusing them keeps the metadata stable across restarts, so an SP configured once keeps
-    trusting the same demo IdP.
-    """
-    if key_path.is_file() and cert_path.is_file():
-        return
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    _write_atomically(
-        key_path,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        mode=0o600,
-    )
-    _write_atomically(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def sp_metadata_xml(sp_entity_id: str, sp_acs_url: str) -> str:

@@ -14,16 +14,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 
-def ensure_keypair(folder: Path, common_name: str = "frontdesk-saml") -> tuple[Path, Path]:
-    """Return (key.pem, cert.pem) in ``folder``, creating them on first use (RSA-2048, 10 y)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = folder / "key.pem", folder / "cert.pem"
-    # Several gunicorn workers start at once: one generates, the others wait and reuse.
-    with open(folder / ".lock", "w") as lock:
+def ensure_keypair(key_path: Path, cert_path: Path, common_name: str) -> None:
+    """Create an RSA-2048 key and a 10-year self-signed certificate unless both exist.
+
+    Reusing them keeps metadata stable across restarts, so a partner configured once keeps
+    trusting it. Several gunicorn workers start at once: one generates, the others wait.
+    """
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(key_path.parent / ".keypair.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (key_path.exists() and cert_path.exists()):
+        if not (key_path.is_file() and cert_path.is_file()):
             _generate(key_path, cert_path, common_name)
-    return key_path, cert_path
 
 
 def _generate(key_path: Path, cert_path: Path, common_name: str) -> None:
@@ -37,6 +38,7 @@ def _generate(key_path: Path, cert_path: Path, common_name: str) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     key_bytes = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

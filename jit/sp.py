@@ -203,7 +203,9 @@ class ServiceProvider:
             if not Path(path).is_file():
                 raise FileNotFoundError(f"FRONTDESK_SAML_IDP_METADATA: no file {path}")
         self.xmlsec = shutil.which("xmlsec1")
-        key_file, cert_file = ensure_keypair(Path(settings.instance_path) / "saml")
+        key_file = Path(settings.instance_path) / "saml" / "sp-key.pem"
+        cert_file = key_file.with_name("sp-cert.pem")
+        ensure_keypair(key_file, cert_file, "Frontdesk SAML SP")
         self._base_config: dict[str, Any] = {
             "entityid": self.entity_id,
             "xmlsec_binary": self.xmlsec,
