@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 import config
 from app import db as database
 from app import web
+from app.admin import bp as admin_bp
 from app.api import bp as api_bp
 from app.audit import guard_append_only
 
@@ -53,6 +54,7 @@ def create_app(settings: config.Settings | None = None, **overrides: Any) -> Fla
     app.register_blueprint(scim_bp)
     app.register_blueprint(saml_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
 
     @app.errorhandler(Exception)
     def _error(err: Exception) -> Response | tuple[Response, int]:

@@ -54,6 +54,8 @@ class AuditAction(StrEnum):
     ADMIN_LOGIN = "admin:login"
     ADMIN_LOGIN_DENIED = "admin:login:denied"
     ADMIN_LOGIN_LINK_CREATE = "admin:login-link:create"
+    ADMIN_LOGOUT = "admin:logout"
+    AUDIT_EXPORT = "audit:export"
     AUDIT_PRUNE = "audit:prune"
 
 

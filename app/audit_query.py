@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -121,7 +121,7 @@ def list_events(session: Session, f: AuditFilter, *, cursor: str | None = None,
     if cursor:
         conds.append(AuditEvent.seq < decode_cursor(cursor))
     rows = list(session.execute(
-        select(AuditEvent).where(and_(*conds)).order_by(AuditEvent.seq.desc()).limit(limit + 1)
+        select(AuditEvent).where(*conds).order_by(AuditEvent.seq.desc()).limit(limit + 1)
     ).scalars())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -144,7 +144,7 @@ def stream_events(session: Session, f: AuditFilter, *, batch: int = 2000,
     last = after_seq
     while True:
         rows = list(session.execute(
-            select(AuditEvent).where(and_(*conds, AuditEvent.seq > last))
+            select(AuditEvent).where(*conds, AuditEvent.seq > last)
             .order_by(AuditEvent.seq).limit(batch)
         ).scalars())
         if not rows:
@@ -172,3 +172,18 @@ def event_to_dict(row: AuditEvent) -> dict[str, Any]:
         "hash": row.hash,
         "prevHash": row.prev_hash,
     }
+
+
+CSV_FIELDS = ("seq", "id", "occurredAt", "actor.kind", "actor.id", "actor.label", "action",
+              "target.kind", "target.id", "target.label", "outcome", "reason", "changes",
+              "requestId", "sourceIp", "userAgent", "prevHash", "hash")
+
+
+def csv_row(event: dict[str, Any]) -> list[Any]:
+    """Flatten an ``event_to_dict`` result into CSV cells (nested values as JSON)."""
+    row = []
+    for name in CSV_FIELDS:
+        head, _, tail = name.partition(".")
+        value = event[head][tail] if tail else event[head]
+        row.append(json.dumps(value) if isinstance(value, dict | list) else value)
+    return row

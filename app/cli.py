@@ -26,7 +26,9 @@ from app.audit import Actor
 from app.audit import guard_append_only
 from app.audit import verify_chain
 from app.audit_prune import prune_before
+from app.audit_query import CSV_FIELDS
 from app.audit_query import AuditFilter
+from app.audit_query import csv_row
 from app.audit_query import event_to_dict
 from app.audit_query import list_events
 from app.audit_query import stream_events
@@ -197,20 +199,6 @@ def _latest_seq(session: Any) -> int:
     return page.events[0].seq if page.events else 0
 
 
-CSV_FIELDS = ("seq", "id", "occurredAt", "actor.kind", "actor.id", "actor.label", "action",
-              "target.kind", "target.id", "target.label", "outcome", "reason", "changes",
-              "requestId", "sourceIp", "userAgent", "prevHash", "hash")
-
-
-def _csv_row(event: dict[str, Any]) -> list[Any]:
-    row = []
-    for name in CSV_FIELDS:
-        head, _, tail = name.partition(".")
-        value = event[head][tail] if tail else event[head]
-        row.append(json.dumps(value) if isinstance(value, dict | list) else value)
-    return row
-
-
 @audit.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
               show_default=True)
@@ -231,7 +219,7 @@ def audit_export(fmt: str, since: str | None, output: Any, action: str | None,
         for row in stream_events(session, filters):
             event = event_to_dict(row)
             if writer is not None:
-                writer.writerow(_csv_row(event))
+                writer.writerow(csv_row(event))
             else:
                 output.write(json.dumps(event) + "\n")
             count += 1

@@ -149,7 +149,7 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(512))
     target_label: Mapped[str | None] = mapped_column(String(512))
     outcome: Mapped[str] = mapped_column(String(16), default="success")
-    reason: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(512))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     request_id: Mapped[str | None] = mapped_column(String(64), index=True)
     source_ip: Mapped[str | None] = mapped_column(String(64))

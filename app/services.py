@@ -121,6 +121,7 @@ def update_user(
     actor: Actor,
     expected_version: int | None = None,
     action: AuditAction | None = None,
+    reason: str | None = None,
 ) -> User:
     """Apply ``change`` to the user's current document under a row lock and save the result.
 
@@ -135,13 +136,14 @@ def update_user(
     changes = diff(old, new)
     if not changes:
         return user
-    apply_user_change(uow, user, new, changes, actor=actor, action=action)
+    apply_user_change(uow, user, new, changes, actor=actor, action=action, reason=reason)
     return user
 
 
 def apply_user_change(uow: UnitOfWork, user: User, new: Document,
                       changes: dict[str, list[Any]], *, actor: Actor,
-                      action: AuditAction | None = None, commit: bool = True) -> None:
+                      action: AuditAction | None = None, commit: bool = True,
+                      reason: str | None = None) -> None:
     """Store a user's new document (whose ``changes`` the caller computed) with its event."""
     _apply_user_doc(user, new)
     user.version += 1
@@ -150,7 +152,8 @@ def apply_user_change(uow: UnitOfWork, user: User, new: Document,
     if any(k.split(".")[0] in _INDEXED for k in changes):
         uow.users.index_values(user, replace=True)
     uow.audit.record(action or _user_action(changes), actor=actor, target_kind="user",
-                     target_id=user.id, target_label=user.user_name, changes=changes)
+                     target_id=user.id, target_label=user.user_name, changes=changes,
+                     reason=reason)
     if commit:
         uow.commit()
 
@@ -165,9 +168,23 @@ def _deep_copy(doc: Document) -> Document:
     return copy.deepcopy(doc)
 
 
-def set_user_active(uow: UnitOfWork, user_id: str, active: bool, *, actor: Actor) -> User:
-    """Deactivate or re-activate a user."""
-    return update_user(uow, user_id, lambda doc: {**doc, "active": active}, actor=actor)
+MAX_REASON = 512
+
+
+def set_user_active(uow: UnitOfWork, user_id: str, active: bool, *, actor: Actor,
+                    reason: str | None = None) -> User:
+    """Deactivate or re-activate a user; ``reason`` (why, in words) goes into the audit event.
+
+    Setting the state the user is already in changes nothing and records nothing.
+    """
+    if reason is not None:
+        reason = " ".join(reason.split())
+        if not reason:
+            raise InvalidInputError("the reason must not be empty")
+        if len(reason) > MAX_REASON:
+            raise InvalidInputError(f"the reason is longer than {MAX_REASON} characters")
+    return update_user(uow, user_id, lambda doc: {**doc, "active": active}, actor=actor,
+                       reason=reason)
 
 
 def delete_user(uow: UnitOfWork, user_id: str, *, actor: Actor,
