@@ -30,7 +30,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import session
-from flask import stream_with_context
 from flask import url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
@@ -261,6 +260,7 @@ def _download(filters: AuditFilter, fmt: str) -> Response:
                          changes={"format": [None, fmt], "filters": [None, shown]})
         uow.commit()
 
+    # The generator needs no request context: only the database handle and the filter.
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -280,7 +280,7 @@ def _download(filters: AuditFilter, fmt: str) -> Response:
         yield buffer.getvalue()
 
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
-    response = Response(stream_with_context(generate()), mimetype=mimetype)
+    response = Response(generate(), mimetype=mimetype)
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     response.headers["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
     return response
