@@ -63,7 +63,12 @@ def render_error(err: Exception) -> Response:
     from scim.views import scim_response
 
     scim_err = to_scim_error(err)
-    headers = {"WWW-Authenticate": 'Bearer realm="frontdesk"'} if scim_err.status == 401 else None
+    headers: dict[str, str] = {}
+    if scim_err.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="frontdesk"'
+    if isinstance(err, HTTPException):
+        # Keep what HTTP requires of the status, such as Allow on a 405.
+        headers.update((k, v) for k, v in err.get_headers() if k.lower() == "allow")
     return scim_response(scim_err.to_dict(), scim_err.status, headers)
 
 

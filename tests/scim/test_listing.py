@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -344,12 +345,13 @@ def test_bad_paging_parameters(scim: ScimClient) -> None:
 
 
 @pytest.fixture
-def small_scim(app: Flask, settings: config.Settings) -> ScimClient:
+def small_scim(app: Flask, settings: config.Settings) -> Iterator[ScimClient]:
     """A second app on the same database with a page size capped at 3."""
     capped = create_app(dataclasses.replace(settings, scim_max_page_size=3,
                                             scim_default_page_size=2))
     capped.config["TESTING"] = True
-    return ScimClient(capped.test_client(), make_token(get_db(capped), "capped"))
+    yield ScimClient(capped.test_client(), make_token(get_db(capped), "capped"))
+    get_db(capped).dispose()
 
 
 def test_count_is_capped_at_the_advertised_maximum(small_scim: ScimClient) -> None:
