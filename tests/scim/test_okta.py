@@ -199,6 +199,15 @@ def test_assign_user_lookup_create_and_conflict(okta: Okta) -> None:
     assert okta.get("/Users").get_json()["totalResults"] == 1
 
 
+def test_user_name_with_plus_and_unicode(okta: Okta) -> None:
+    # Okta encodes the filter value; a "+" in it is %2B and must stay a plus.
+    for user_name in ("first+tag@okta.local", "zoë.ümlaut@okta.local"):
+        user = assign(okta, user_name)
+        found = okta.get(find_query(user_name)).get_json()
+        assert [r["id"] for r in found["Resources"]] == [user["id"]]
+        assert okta.get(f"/Users/{user['id']}").get_json()["userName"] == user_name
+
+
 def test_create_without_external_id_or_custom_attributes(okta: Okta) -> None:
     # [OK1]'s second POST: no externalId at all.
     body = okta_user("second@okta.local")
