@@ -1,0 +1,132 @@
+"""Races against real gunicorn (two worker processes): no lost writes, no duplicate users, and an
+audit chain that stays whole."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from click.testing import CliRunner
+
+from app.cli import main as cli
+from app.db import Database
+from tests.conftest import LiveServer
+from tests.conftest import patch_op
+
+SCIM = "application/scim+json"
+
+
+def client(server: LiveServer, token: str) -> httpx.Client:
+    return httpx.Client(base_url=f"{server.url}/scim/v2", timeout=60,
+                        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM,
+                                 "Accept": SCIM})
+
+
+def parallel(n: int, fn: Any, *args_list: Any) -> list[Any]:
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, *args_list))
+
+
+def rows(db: Database, sql: str) -> list[Any]:
+    with db.engine.connect() as conn:
+        return list(conn.exec_driver_sql(sql).all())
+
+
+def verify(runner: CliRunner) -> str:
+    result = runner.invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_parallel_member_adds_to_one_group(live_server: LiveServer, token: str, db: Database,
+                                           runner: CliRunner) -> None:
+    with client(live_server, token) as http:
+        users = [http.post("/Users", json={"userName": f"user{i:02d}"}) for i in range(50)]
+        assert {u.status_code for u in users} == {201}
+        group = http.post("/Groups", json={"displayName": "Crowd"})
+        assert group.status_code == 201
+        group_id = group.json()["id"]
+
+    def add(user_id: str) -> int:
+        with client(live_server, token) as own:
+            response = own.patch(f"/Groups/{group_id}", json=patch_op(
+                {"op": "add", "path": "members", "value": [{"value": user_id}]}))
+            return response.status_code
+
+    statuses = parallel(25, add, [u.json()["id"] for u in users])
+    assert statuses == [204] * 50
+
+    with client(live_server, token) as http:
+        body = http.get(f"/Groups/{group_id}").json()
+        assert sorted(m["value"] for m in body["members"]) == sorted(u.json()["id"] for u in users)
+        assert body["meta"]["version"] == 'W/"51"'
+        found = http.get("/Users", params={"filter": f'groups.value eq "{group_id}"'}).json()
+        assert found["totalResults"] == 50
+    events = rows(db, "SELECT action, target_id FROM audit_events WHERE action = "
+                      "'group:member:add'")
+    assert len(events) == 50
+    assert {target for _, target in events} == {group_id}
+    verify(runner)
+    assert int(rows(db, "SELECT count(*) FROM memberships")[0][0]) == 50
+
+
+def test_parallel_creates_of_one_user_name(live_server: LiveServer, token: str, db: Database,
+                                           runner: CliRunner) -> None:
+    for attempt in range(5):
+        names = [f"Racer{attempt}@Example.com", f"racer{attempt}@example.COM"]
+
+        def create(name: str) -> httpx.Response:
+            with client(live_server, token) as own:
+                return own.post("/Users", json={"userName": name})
+
+        responses = parallel(2, create, names)
+        assert sorted(r.status_code for r in responses) == [201, 409], [
+            r.text for r in responses]
+        conflict = next(r for r in responses if r.status_code == 409)
+        assert conflict.json()["scimType"] == "uniqueness"
+        assert conflict.headers["content-type"].startswith(SCIM)
+    assert int(rows(db, "SELECT count(*) FROM users")[0][0]) == 5
+    actions = Counter(a for (a,) in rows(db, "SELECT action FROM audit_events"))
+    assert actions["user:create"] == 5
+    verify(runner)
+
+
+def test_parallel_patches_to_one_user_lose_nothing(live_server: LiveServer, token: str,
+                                                   db: Database, runner: CliRunner) -> None:
+    with client(live_server, token) as http:
+        created = http.post("/Users", json={"userName": "busy"})
+        assert created.status_code == 201
+        user_id = created.json()["id"]
+
+    def add_email(i: int) -> int:
+        with client(live_server, token) as own:
+            response = own.patch(f"/Users/{user_id}", json=patch_op(
+                {"op": "add", "path": "emails",
+                 "value": [{"value": f"busy{i:02d}@example.com", "type": "other"}]}))
+            return response.status_code
+
+    def set_field(i: int) -> int:
+        field = ["title", "nickName", "profileUrl", "locale", "timezone", "userType"][i % 6]
+        with client(live_server, token) as own:
+            response = own.patch(f"/Users/{user_id}", json=patch_op(
+                {"op": "replace", "path": field, "value": f"v{i}"}))
+            return response.status_code
+
+    assert parallel(20, add_email, range(30)) == [200] * 30
+    assert parallel(6, set_field, range(6)) == [200] * 6
+    with client(live_server, token) as http:
+        user = http.get(f"/Users/{user_id}").json()
+    assert sorted(e["value"] for e in user["emails"]) == [
+        f"busy{i:02d}@example.com" for i in range(30)]
+    for i, field in enumerate(["title", "nickName", "profileUrl", "locale", "timezone",
+                               "userType"]):
+        assert user[field] == f"v{i}"
+    assert user["meta"]["version"] == 'W/"37"'
+    updates = rows(db, "SELECT count(*) FROM audit_events WHERE action = 'user:update'")
+    assert int(updates[0][0]) == 36
+    with client(live_server, token) as http:
+        found = http.get("/Users", params={"filter": 'emails.value eq "busy29@example.com"'})
+        assert found.json()["totalResults"] == 1
+    verify(runner)
