@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml config/constraints.txt
 	@command -v xmlsec1 >/dev/null || { echo "installing xmlsec1 (SAML signatures)"; \
 		(apt-get update -qq && apt-get install -y -qq xmlsec1 >/dev/null) || \
 		echo "warning: could not install xmlsec1; SAML will not work" >&2; }
+	@command -v chromium >/dev/null || { echo "installing chromium (admin console browser tests)"; \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) || \
+		echo "warning: could not install chromium; the browser tests will fail" >&2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c config/constraints.txt -e '.[dev]'

@@ -139,8 +139,8 @@ def _require_admin() -> None:
             raise ConsoleError(403, "Not an admin",
                                "You are signed in, but your account is not in an admin group.")
         raise ConsoleError(401, "Sign in to the admin console",
-                           "Sign in with single sign-on as a member of an admin group, or open "
-                           "a one-time link from `frontdesk admin login-link`.", sign_in=True)
+                           "Sign in with single sign-on as a member of an admin group, or "
+                           "with a one-time sign-in link.", sign_in=True)
     g.admin = identity
     g.actor_label = identity.actor.label
     if request.method == "POST":
@@ -189,7 +189,7 @@ def login(secret: str) -> Response | BaseResponse:
             uow.commit()
             return page("Link not valid",
                         "This sign-in link is unknown, already used or expired. Ask for a new "
-                        "one with `frontdesk admin login-link`.", 403)
+                        "one: frontdesk admin login-link.", 403)
         data = link_session(row)
     session.clear()  # no session fixation: a fresh session for the new identity
     session["admin_link"] = data

@@ -70,7 +70,7 @@ def use_login_link(uow: UnitOfWork, secret: str) -> AdminLoginLink | None:
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    uow.audit.record(AuditAction.ADMIN_LOGIN, actor=Actor("admin", row.id, row.label),
+    uow.audit.record(AuditAction.ADMIN_LOGIN, actor=Actor("admin", row.id, f"link:{row.label}"),
                      target_kind="admin", target_id=row.id, target_label=row.label,
                      changes={"via": [None, "login-link"]})
     uow.commit()

@@ -87,7 +87,7 @@ def test_login_link_signs_in_once_and_is_audited(client: FlaskClient, runner: Cl
     [created] = events(db, "admin:login-link:create")
     assert created.actor_kind == "cli"
     [login] = events(db, "admin:login")
-    assert (login.actor_kind, login.actor_label) == ("admin", "break-glass")
+    assert (login.actor_kind, login.actor_label) == ("admin", "link:break-glass")
     assert login.changes == {"via": [None, "login-link"]}
 
     again = client.get(path)  # a second use, even from the same browser
