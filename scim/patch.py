@@ -453,15 +453,29 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         _store_list(box, attr, base, written)
     elif attr.type == "complex":
         obj = _coerce_complex(attr, value, label)
-        # add merges sub-attributes, unless a new "value" changes who is referenced (manager).
-        if op == "add" and isinstance(current, dict) and "value" not in obj:
-            obj = {**current, **obj}
+        # add and replace alike (RFC 7644 §3.5.2.1, §3.5.2.3): sub-attributes not in the value
+        # are left unchanged and null ones become unassigned; only a new "value" (who a manager
+        # is) replaces the whole object, so no stale $ref outlives it.
+        if isinstance(current, dict) and "value" not in obj:
+            nulled = _nulled(attr, value, label)
+            obj = {k: v for k, v in {**current, **obj}.items() if k not in nulled}
         if obj:
             box[attr.name] = obj
-        elif op == "replace":
+        else:
             box.pop(attr.name, None)
     else:
         box[attr.name] = _coerce_simple(attr, value, label)
+
+
+def _nulled(attr: Attribute, value: Any, label: str) -> set[str]:
+    """The sub-attributes a complex value sets to null (RFC 7643 §2.5: unassigned)."""
+    value = _maybe_json(value, label)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, dict):
+        return set()
+    return {sub.name for key, item in value.items()
+            if item is None and isinstance(key, str) and (sub := attr.sub(key)) is not None}
 
 
 def _write_filtered(box: Doc, target: _Target, op: Op, value: Any, items: list[Any]) -> None:

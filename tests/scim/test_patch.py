@@ -159,11 +159,21 @@ def test_no_path_add_like_rfc_example() -> None:
     assert len(result["emails"]) == 2
 
 
-def test_add_complex_merges_and_replace_replaces() -> None:
+def test_add_and_replace_complex_merge_sub_attributes() -> None:
     added = patch_user({"op": "add", "path": "name", "value": {"MiddleName": "J"}})
     assert added["name"] == {"givenName": "Barbara", "familyName": "Jensen", "middleName": "J"}
+    # RFC 7644 §3.5.2.3: "Sub-attributes that are not specified in the 'value' parameter are
+    # left unchanged."
     replaced = patch_user({"op": "replace", "path": "name", "value": {"GivenName": "B"}})
-    assert replaced["name"] == {"givenName": "B"}
+    assert replaced["name"] == {"givenName": "B", "familyName": "Jensen"}
+    no_path = patch_user({"op": "replace", "value": {"name": {"givenName": "C"}}})
+    assert no_path["name"] == {"givenName": "C", "familyName": "Jensen"}
+    # null unassigns that sub-attribute only (RFC 7643 §2.5); all of them, the attribute.
+    nulled = patch_user({"op": "replace", "path": "name", "value": {"givenName": None}})
+    assert nulled["name"] == {"familyName": "Jensen"}
+    gone = patch_user({"op": "replace", "path": "name",
+                       "value": {"givenName": None, "familyName": None}})
+    assert "name" not in gone
 
 
 def test_add_sub_attribute_and_case_insensitive_paths() -> None:
