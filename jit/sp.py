@@ -176,6 +176,9 @@ _ERRORS: Sequence[tuple[type[BaseException], str, str]] = (
 
 
 def _classify(err: BaseException) -> SamlRejectedError:
+    if isinstance(err, VerificationError) and "recipient" in str(err).lower():
+        # pysaml2's "No valid recipient": a VerificationError like any malformed message.
+        return SamlRejectedError("recipient", "the assertion names another recipient")
     for kind, reason, detail in _ERRORS:
         if isinstance(err, kind):
             return SamlRejectedError(reason, detail)
@@ -295,7 +298,13 @@ class ServiceProvider:
                                     issuer=issuer or None)
         name_id_el = assertion.find("saml:Subject/saml:NameID", NS)
         whole_name_id = _text(name_id_el).strip()
+        # pysaml2 answers a foreign Destination with None and a log line, so check it first
+        # (and a missing one, which pysaml2 lets through) to refuse with the right reason.
+        if root.get("Destination") != self.acs_url:
+            raise SamlRejectedError("destination", "the response is addressed elsewhere",
+                                    issuer=issuer)
         client = self._client(issuer in response_signature_only_for)
+        rejected: SamlRejectedError | None = None
         try:
             # binding=None: the XML is already decoded, so pysaml2 never tries to inflate it.
             response = client.parse_authn_request_response(
@@ -308,14 +317,17 @@ class ServiceProvider:
             rejected.issuer = issuer
             log.info("saml response rejected", extra={"fields": {
                 "reason": rejected.reason, "error": type(err).__name__, "issuer": issuer}})
-            raise rejected from None
+        if rejected is not None:
+            # Raised outside the handler: chained to pysaml2's error, our exception would make
+            # a reference cycle through its traceback, and the certificate temp files pysaml2
+            # leaves open in those frames would wait for the garbage collector.
+            raise rejected
         if response is None or response.assertion is None or not response.name_id:
             raise SamlRejectedError("malformed", "the response carries no usable assertion",
                                     issuer=issuer)
-        return self._finish(response, issuer, whole_name_id, root)
+        return self._finish(response, issuer, whole_name_id)
 
-    def _finish(self, response: Any, issuer: str, whole_name_id: str, root: Element
-                ) -> ValidAssertion:
+    def _finish(self, response: Any, issuer: str, whole_name_id: str) -> ValidAssertion:
         assertion = response.assertion
         name_id = str(response.name_id.text or "").strip()
         if not name_id or name_id != whole_name_id:
@@ -323,10 +335,6 @@ class ServiceProvider:
                                     issuer=issuer)
         if len(name_id) > MAX_NAME_ID or any(ord(c) < 32 or ord(c) == 127 for c in name_id):
             raise SamlRejectedError("name_id", "the NameID is not acceptable", issuer=issuer)
-        destination = root.get("Destination")
-        if destination != self.acs_url:
-            raise SamlRejectedError("destination", "the response is addressed elsewhere",
-                                    issuer=issuer, name_id=name_id)
         audiences = [
             a.text.strip()
             for cond in [assertion.conditions] if cond is not None
@@ -345,11 +353,31 @@ class ServiceProvider:
             raise SamlRejectedError("recipient", "the assertion names another recipient",
                                     issuer=issuer, name_id=name_id)
         expires = _expiry(assertion, confirmations)
-        in_response_to = response.in_response_to or None
+        in_response_to = _in_response_to(response, confirmations, issuer, name_id)
         attributes = _attributes(assertion)
         return ValidAssertion(issuer=issuer, name_id=name_id, assertion_id=str(assertion.id),
                               expires_at=expires, in_response_to=in_response_to,
                               attributes=attributes)
+
+
+def _in_response_to(response: Any, confirmations: list[Any], issuer: str, name_id: str
+                    ) -> str | None:
+    """Return the request the assertion answers, as the *signed* assertion says.
+
+    The Response's own ``InResponseTo`` is unsigned when only the assertion is signed (Entra's
+    default): whoever holds a stolen assertion could drop it (to pass as IdP-initiated) or point
+    it at a request of their own browser. ``SubjectConfirmationData@InResponseTo`` is signed;
+    the two must agree.
+    """
+    signed = {c.subject_confirmation_data.in_response_to for c in confirmations
+              if c.subject_confirmation_data is not None
+              and c.subject_confirmation_data.in_response_to}
+    outer = response.in_response_to or None
+    if len(signed) > 1 or (signed and outer is not None and outer not in signed):
+        raise SamlRejectedError("in_response_to",
+                                "the response and its assertion answer different requests",
+                                issuer=issuer, name_id=name_id)
+    return str(next(iter(signed))) if signed else outer
 
 
 def _attributes(assertion: Any) -> dict[str, list[str]]:
