@@ -143,7 +143,7 @@ def assert_not_found(response: Any) -> None:
 
 
 @pytest.mark.parametrize("attribute", ["userName", "externalId", 'emails[type eq "work"].value',
-                                       "UserName", "ExternalId"])
+                                       "UserName", "ExternalId", f"{ENTERPRISE}:employeeNumber"])
 def test_test_connection_queries_a_random_guid(entra: Entra, attribute: str) -> None:
     create_user(entra, tutorial_user())  # a non-empty store: the GUID must still match nothing
     body = entra.query("Users", f'{attribute} eq "{uuid.uuid4()}"')
