@@ -40,12 +40,20 @@ def prune_before(uow: UnitOfWork, before: datetime, *, actor: Actor) -> PruneRes
     session = uow.session
     # Hold the head lock: writers queue behind the prune instead of interleaving with it.
     session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    last_seq = session.execute(
-        select(func.max(AuditEvent.seq)).where(AuditEvent.occurred_at < before)
+    # Only a prefix of the chain can go (the anchor is one seq and hash), and nothing that
+    # occurred at or after the cutoff may: stop before the first event that is not older.
+    # Concurrent writers can commit clock times a little out of seq order, so "the newest
+    # old event" is not the same place.
+    first_kept = session.execute(
+        select(func.min(AuditEvent.seq)).where(AuditEvent.occurred_at >= before)
     ).scalar_one_or_none()
-    if last_seq is None:
-        return PruneResult(0, None, None, None)
+    if first_kept is None:
+        last_seq = session.execute(select(func.max(AuditEvent.seq))).scalar_one_or_none()
+    else:
+        last_seq = first_kept - 1
     anchor = session.execute(select(AuditAnchor).where(AuditAnchor.id == 1)).scalar_one()
+    if last_seq is None or last_seq <= anchor.seq:
+        return PruneResult(0, None, None, None)
     first_seq, old_anchor_hash = anchor.seq + 1, anchor.hash
     last_hash = session.execute(
         select(AuditEvent.hash).where(AuditEvent.seq == last_seq)
