@@ -43,6 +43,7 @@ def create_app(settings: config.Settings | None = None, **overrides: Any) -> Fla
     app.extensions["frontdesk.settings"] = settings
     web.configure_logging(settings.log_level)
     db = database.init_app(app, settings.resolved_database_url)
+    db.audit_log_file = settings.audit_log_file
     guard_append_only(db.write_session)
     guard_append_only(db.read_session)
     web.init_app(app)

@@ -149,10 +149,13 @@ class AuditLog:
             )
         )
 
-    def flush(self) -> None:
-        """Lock the head, chain and insert the pending events; call inside the transaction."""
+    def flush(self) -> list[AuditEvent]:
+        """Lock the head, chain and insert the pending events; call inside the transaction.
+
+        Return the rows inserted, for sinks that copy them out after the commit.
+        """
         if not self.pending:
-            return
+            return []
         head = self.session.execute(
             select(AuditHead).where(AuditHead.id == 1).with_for_update()
         ).scalar_one()
@@ -186,6 +189,7 @@ class AuditLog:
             update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev)
         )
         self.pending.clear()
+        return rows
 
 
 @dataclass(frozen=True)

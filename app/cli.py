@@ -50,6 +50,7 @@ def _actor() -> Actor:
 def _database() -> Iterator[Database]:
     settings = config.load()
     db = Database(settings.resolved_database_url)
+    db.audit_log_file = settings.audit_log_file
     guard_append_only(db.write_session)
     try:
         yield db

@@ -109,6 +109,8 @@ class Database:
         self.read_session = sessionmaker(self.engine, expire_on_commit=False)
         write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.write_session = sessionmaker(write_engine, expire_on_commit=False)
+        # Where committed audit events are also appended as JSON lines ("" = nowhere).
+        self.audit_log_file = ""
 
     def dispose(self) -> None:
         """Close every pooled connection (after fork, or at shutdown)."""

@@ -7,16 +7,42 @@ rolled back when the block ends, exceptions included.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from types import TracebackType
 
 from sqlalchemy.orm import Session
 
 from app.audit import AuditLog
 from app.audit import RequestInfo
+from app.audit_query import event_to_dict
 from app.db import Database
+from app.models import AuditEvent
 from app.repository import GroupRepository
 from app.repository import UserRepository
 from app.tokens import TokenRepository
+
+log = logging.getLogger("frontdesk.audit")
+
+
+def copy_to_sink(path: str, rows: list[AuditEvent]) -> None:
+    """Append committed events to the SIEM file as JSON lines; never fail the caller.
+
+    One ``write`` with ``O_APPEND`` per transaction keeps lines whole when several workers
+    append at once; lines from different workers may interleave out of ``seq`` order (each
+    carries its ``seq``). The database stays the record: a failed copy is logged, not raised.
+    """
+    data = "".join(json.dumps(event_to_dict(row)) + "\n" for row in rows).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError:
+        log.exception("could not copy audit events to the sink file",
+                      extra={"fields": {"first_seq": rows[0].seq, "last_seq": rows[-1].seq}})
 
 
 class UnitOfWork:
@@ -44,9 +70,11 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Append the pending audit events and commit everything, or nothing."""
-        self.audit.flush()
+        rows = self.audit.flush()
         self.session.commit()
         self.committed = True
+        if rows and self.db.audit_log_file:
+            copy_to_sink(self.db.audit_log_file, rows)
 
     def rollback(self) -> None:
         """Throw away everything done in this unit of work."""

@@ -53,6 +53,8 @@ class Settings:
     saml_attribute_map: str = "default"  # default | okta | entra | ldap
     saml_allowed_redirect_hosts: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
+    # SIEM sink: every committed audit event is also appended here as one JSON line.
+    audit_log_file: str = ""
     # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
