@@ -416,7 +416,8 @@ def set_active(user_id: str) -> Response | BaseResponse:
                             status=400, reason=reason)
     try:
         with UnitOfWork(get_db(current_app), request_info()) as uow:
-            before = uow.users.get(user_id).active
+            # Lock first: the service's own locked read then sees this same, current row.
+            before = uow.users.get(user_id, lock=True).active
             services.set_user_active(uow, user_id, active, actor=admin().actor, reason=reason)
     except InvalidInputError as err:
         return _render_user(user_id, error=err.detail, status=400, reason=reason)

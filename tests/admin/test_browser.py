@@ -7,6 +7,7 @@ The browser reports every Content-Security-Policy violation to the console; none
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -55,9 +56,10 @@ def server_idp(tmp_path: Path) -> DemoIdP:
 def server(settings: config.Settings, server_idp: DemoIdP, db: Database,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """Frontdesk under gunicorn, trusting the demo IdP, with one admin group."""
-    monkeypatch.setenv("FRONTDESK_SAML_IDP_METADATA", str(server_idp.metadata_path))
+    metadata = str(server_idp.metadata_path)
+    monkeypatch.setenv("FRONTDESK_SAML_IDP_METADATA", metadata)
     monkeypatch.setenv("FRONTDESK_ADMIN_GROUPS", ADMIN_GROUP)
-    live = LiveServer(settings)
+    live = LiveServer(dataclasses.replace(settings, saml_idp_metadata=(metadata,)))
     yield live
     live.stop()
 
