@@ -22,7 +22,6 @@ from app import services
 from app.audit import Actor
 from app.audit import AuditAction
 from app.db import utcnow
-from app.errors import ConflictError
 from app.errors import DomainError
 from app.models import Group
 from app.models import User
@@ -180,6 +179,9 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
                     browser_binding: str | None, allow_unsolicited: bool) -> LoginResult:
     """Turn a validated assertion into a signed-in user, or raise ``LoginDeniedError``.
 
+    ``ConflictError`` means a concurrent first login of the same person won the race to
+    create or link the account: roll back and call again.
+
     Refusals are audited by the caller with ``record_denied`` (after this transaction is
     rolled back), so a refused login changes nothing but the log.
     """
@@ -222,11 +224,11 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
         if not policy.create_users:
             raise LoginDeniedError("not_provisioned", "no account exists for you here yet")
         doc = {**claims.attributes, "userName": claims.user_name, "active": True}
-        try:
-            user = services.create_user(uow, doc, actor=actor, source="jit",
-                                        action=AuditAction.JIT_USER_CREATE, commit=False)
-        except ConflictError:
-            raise LoginDeniedError("account_conflict", "this user name is taken") from None
+        # No user had this userName a moment ago (the lookup above), so a ConflictError here
+        # means a concurrent login created it: it propagates, and the caller retries once,
+        # finding that user (linked, or refused as another IdP's).
+        user = services.create_user(uow, doc, actor=actor, source="jit",
+                                    action=AuditAction.JIT_USER_CREATE, commit=False)
         uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
         created = True
         _sync_groups(uow, user, claims, policy, actor, extra=policy.default_groups)

@@ -190,6 +190,8 @@ class LiveServer:
             "FRONTDESK_SECRET_KEY": settings.secret_key,
             "FRONTDESK_LOG_LEVEL": "WARNING",
         }
+        if settings.saml_idp_metadata:
+            env["FRONTDESK_SAML_IDP_METADATA"] = ",".join(settings.saml_idp_metadata)
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(
             [gunicorn, "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",

@@ -39,6 +39,7 @@ from app.models import Group
 from app.models import IdentityLink
 from app.models import Membership
 from app.models import User
+from tests.conftest import LiveServer
 from tests.conftest import empty_database
 
 with warnings.catch_warnings():
@@ -178,6 +179,21 @@ def make_app(app: Flask, saml_settings: config.Settings) -> Iterator[Callable[..
     yield build
     for application in built:
         get_db(application).dispose()
+
+
+@pytest.fixture
+def saml_live_server(app: Flask, saml_settings: config.Settings) -> Iterator[LiveServer]:
+    """Frontdesk under gunicorn (2 workers) trusting IdP A; its base URL is its own
+    ``http://127.0.0.1:<port>``, so use ``live_idp`` to sign for it."""
+    server = LiveServer(saml_settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_idp(idp: DemoIdP, saml_live_server: LiveServer) -> DemoIdP:
+    """IdP A (same key, same metadata) signing for the live server's entity id and ACS."""
+    return DemoIdP.for_frontdesk(idp.workdir, IDP_A_URL, saml_live_server.url)
 
 
 # -- browser helpers --------------------------------------------------------------------------
