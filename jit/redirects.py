@@ -16,7 +16,7 @@ def safe_next(value: str | None, allowed_hosts: Collection[str] = ()) -> str | N
     """
     if not value or len(value) > MAX_LENGTH:
         return None
-    if any(ord(c) < 33 or ord(c) == 127 for c in value) or "\\" in value:
+    if any(ord(c) < 33 or 127 <= ord(c) <= 159 for c in value) or "\\" in value:
         return None
     parts = urlsplit(value)
     if value.startswith("/") and not value.startswith("//"):

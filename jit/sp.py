@@ -333,7 +333,7 @@ class ServiceProvider:
         if not name_id or name_id != whole_name_id:
             raise SamlRejectedError("name_id", "the NameID is empty or was tampered with",
                                     issuer=issuer)
-        if len(name_id) > MAX_NAME_ID or any(ord(c) < 32 or ord(c) == 127 for c in name_id):
+        if len(name_id) > MAX_NAME_ID or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in name_id):
             raise SamlRejectedError("name_id", "the NameID is not acceptable", issuer=issuer)
         audiences = [
             a.text.strip()

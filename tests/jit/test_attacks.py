@@ -431,7 +431,8 @@ def test_empty_name_id_resigned(client: FlaskClient, idp: DemoIdP, db: Database)
 
 def test_name_id_with_control_characters(client: FlaskClient, idp: DemoIdP,
                                          db: Database) -> None:
-    for name_id in ("victim\t@example.com", "victim\x7f@example.com", "vic\ntim@example.com"):
+    for name_id in ("victim\t@example.com", "victim\x7f@example.com", "vic\ntim@example.com",
+                    "vic\x9btim@example.com"):
         refused(client, db, encode_response(signed_xml(idp, name_id)), "name_id")
 
 
