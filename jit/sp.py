@@ -74,6 +74,7 @@ ALLOWED_DIGESTS = {
     "http://www.w3.org/2001/04/xmldsig-more#sha384",
     "http://www.w3.org/2001/04/xmlenc#sha512",
 }
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BASE64_RE = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
 MAX_NAME_ID = 256
 
@@ -145,6 +146,11 @@ def _prevalidate(raw: str, max_bytes: int) -> tuple[bytes, Element]:
         raise SamlRejectedError("malformed", "the response is not well-formed XML") from None
     if root.tag != f"{{{NS['samlp']}}}Response":
         raise SamlRejectedError("malformed", "the message is not a SAML Response")
+    # A failed sign-in at the IdP (cancelled, no access) comes without an assertion, and
+    # usually unsigned: say so, rather than calling it malformed.
+    status = root.find("samlp:Status/samlp:StatusCode", NS)
+    if status is not None and status.get("Value") != STATUS_SUCCESS:
+        raise SamlRejectedError("idp_status", "the identity provider reported a failed sign-in")
     for method in root.iter(f"{{{NS['ds']}}}SignatureMethod"):
         if method.get("Algorithm") not in ALLOWED_SIGNATURES:
             raise SamlRejectedError("algorithm", "the signature algorithm is too weak (SHA-256+)")

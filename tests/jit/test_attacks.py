@@ -436,6 +436,52 @@ def test_name_id_with_control_characters(client: FlaskClient, idp: DemoIdP,
         refused(client, db, encode_response(signed_xml(idp, name_id)), "name_id")
 
 
+def test_name_id_too_long(client: FlaskClient, idp: DemoIdP, db: Database) -> None:
+    refused(client, db, encode_response(signed_xml(idp, "a" * 300 + "@example.com")),
+            "name_id")
+
+
+def _unsigned_response(idp: DemoIdP, inner: str) -> str:
+    return (
+        '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"'
+        ' xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0"'
+        ' IssueInstant="2026-01-01T00:00:00Z"'
+        ' Destination="https://frontdesk.example.com/saml/acs">'
+        f"<saml:Issuer>{idp.entity_id}</saml:Issuer>{inner}</samlp:Response>"
+    )
+
+
+@pytest.mark.parametrize("code", ["Responder", "Requester", "VersionMismatch"])
+def test_failed_sign_in_at_the_idp(client: FlaskClient, idp: DemoIdP, db: Database,
+                                   code: str) -> None:
+    # What Okta or Entra post when the person cancels or has no access: no assertion.
+    xml = _unsigned_response(idp, (
+        f'<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:{code}">'
+        '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/>'
+        "</samlp:StatusCode><samlp:StatusMessage>cancelled</samlp:StatusMessage>"
+        "</samlp:Status>"))
+    refused(client, db, encode_response(xml), "idp_status")
+
+
+def test_encrypted_assertion_is_unsupported(client: FlaskClient, idp: DemoIdP,
+                                            db: Database) -> None:
+    xml = _unsigned_response(idp, (
+        '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
+        '</samlp:Status><saml:EncryptedAssertion><xenc:EncryptedData'
+        ' xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion>'))
+    refused(client, db, encode_response(xml), "unsupported")
+
+
+def test_acs_wants_a_form_post(client: FlaskClient, idp: DemoIdP, db: Database) -> None:
+    saml_response = encode_response(signed_xml(idp))
+    assert client.get("/saml/acs", query_string={"SAMLResponse": saml_response}
+                      ).status_code == 405
+    response = client.post("/saml/acs", json={"SAMLResponse": saml_response})
+    assert response.status_code == 400
+    assert reason_of(response) == "malformed"
+    assert user_count(db) == 2
+
+
 def test_name_id_comment_injection_resolves_to_the_whole_text(
         client: FlaskClient, idp: DemoIdP, db: Database) -> None:
     # The IdP signed "victim@example.com.evil.test"; a naive SP reads "victim@example.com".

@@ -96,6 +96,13 @@ def test_attacks_over_http(saml_live_server: LiveServer, live_idp: DemoIdP,
         response = post(saml_live_server, saml_response)
         assert (response.status_code, page_reason(response)) == (status, reason)
 
+    # A chunked body (no Content-Length) far over every limit.
+    body = ("SAMLResponse=" + attacks.oversized_body(2 * 2**20)).encode()
+    chunked = httpx.post(f"{saml_live_server.url}/saml/acs", timeout=30,
+                         content=(body[i:i + 65536] for i in range(0, len(body), 65536)),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (chunked.status_code, page_reason(chunked)) == (413, "too_large")
+
     bomb = attacks.deflate_bomb()
     started = time.perf_counter()
     response = post(saml_live_server, bomb)
@@ -105,7 +112,7 @@ def test_attacks_over_http(saml_live_server: LiveServer, live_idp: DemoIdP,
 
     assert users(db) == []
     assert [e.reason for e in events(db, "login:denied")] == [
-        "signature", "malformed", "doctype", "audience", "too_large", "malformed"]
+        "signature", "malformed", "doctype", "audience", "too_large", "too_large", "malformed"]
 
 
 def test_one_response_posted_50_times_at_once_logs_in_once(
