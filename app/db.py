@@ -16,10 +16,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
+from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
 WRITE_OPTION = "frontdesk_write"
@@ -44,6 +47,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class casefold(GenericFunction[str]):  # noqa: N801 - a SQL function, named like one
+    """``casefold(x)``: case-insensitive form of a text, the same on both sides of a comparison.
+
+    PostgreSQL's ``lower()`` follows the database's Unicode ctype; SQLite's built-in ``lower()``
+    only knows ASCII, so on SQLite this is Python's ``str.casefold`` registered on every
+    connection. Compare ``casefold(column)`` with ``casefold(value)``, never with a value folded
+    in Python: the two foldings differ (``ß``).
+    """
+
+    type = String()
+    name = "casefold"
+    inherit_cache = True
+
+
+@compiles(casefold)
+def _casefold_default(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(casefold, "sqlite")
+def _casefold_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"fd_casefold({compiler.process(element.clauses, **kw)})"
+
+
+def _sqlite_casefold(value: Any) -> Any:
+    return value.casefold() if isinstance(value, str) else value
 
 
 class Base(DeclarativeBase):
@@ -86,6 +117,7 @@ def _tune_sqlite(engine: Engine) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling is off).
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("fd_casefold", 1, _sqlite_casefold, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")

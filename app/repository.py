@@ -2,7 +2,8 @@
 
 Every filter runs in the database: a path the compiler does not know raises
 ``InvalidFilterError`` instead of being dropped, so a filter can never widen its result. Case-
-insensitive attributes compare casefolded keys (indexed columns) or ``lower()`` of JSON values.
+insensitive attributes compare casefolded keys (indexed columns) or ``casefold()`` of JSON values
+with ``casefold()`` of the value, folded by the database on both sides.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import catalog
+from app.db import casefold
 from app.db import utcnow
 from app.errors import ConflictError
 from app.errors import InvalidFilterError
@@ -69,8 +71,13 @@ def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _compare(expr: Any, op: str, value: Any, *, fold_value: bool) -> ColumnElement[bool]:
-    """Compile ``expr op value`` so that an absent value never matches (NULL-safe under NOT)."""
+def _compare(expr: Any, op: str, value: Any, *, fold_value: bool, sql_fold: bool = False
+             ) -> ColumnElement[bool]:
+    """Compile ``expr op value`` so that an absent value never matches (NULL-safe under NOT).
+
+    ``fold_value``: ``expr`` is case-insensitive; the value is casefolded in Python to meet a
+    stored key, or, with ``sql_fold``, by the database's ``casefold()`` as ``expr`` is.
+    """
     if op == "pr":
         present: ColumnElement[bool] = expr.is_not(None)
         return and_(present, expr != literal("")) if fold_value else present
@@ -82,14 +89,18 @@ def _compare(expr: Any, op: str, value: Any, *, fold_value: bool) -> ColumnEleme
             present = expr.is_not(None)
             return present
         raise InvalidFilterError(f"'{op}' cannot compare with null")
-    if isinstance(value, str) and fold_value:
+    sql_fold = sql_fold and fold_value and isinstance(value, str)
+    if isinstance(value, str) and fold_value and not sql_fold:
         value = fold(value)
     if op in {"co", "sw", "ew"}:
         if not isinstance(value, str):
             raise InvalidFilterError(f"'{op}' needs a string value")
         pattern = _like_escape(value)
         pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op]
-        return and_(expr.is_not(None), expr.like(pattern, escape="\\"))
+        rhs: Any = casefold(literal(pattern)) if sql_fold else pattern
+        return and_(expr.is_not(None), expr.like(rhs, escape="\\"))
+    if sql_fold:
+        value = casefold(literal(value))
     if op == "eq":
         return and_(expr.is_not(None), expr == value)
     if op == "ne":
@@ -107,6 +118,7 @@ class _Target:
 
     expr: Any
     fold: bool
+    sql_fold: bool = False  # folded by the database (``casefold(expr)``), not a stored key
 
 
 def _json_leaf(doc: Any, keys: Sequence[str], attr: catalog.Attribute) -> _Target:
@@ -121,7 +133,7 @@ def _json_leaf(doc: Any, keys: Sequence[str], attr: catalog.Attribute) -> _Targe
     text = element.as_string()
     if attr.case_exact:
         return _Target(text, False)
-    return _Target(func.lower(text), True)
+    return _Target(casefold(text), True, sql_fold=True)
 
 
 class _Compiler:
@@ -156,7 +168,8 @@ class _Compiler:
         target = self.singular(resolved)
         if target.expr is None:
             raise InvalidFilterError(f"'{cmp.path}' cannot be filtered on")
-        return _compare(target.expr, cmp.op, cmp.value, fold_value=target.fold)
+        return _compare(target.expr, cmp.op, cmp.value, fold_value=target.fold,
+                        sql_fold=target.sql_fold)
 
     def singular(self, path: catalog.Path) -> _Target:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -218,7 +231,8 @@ class _UserCompiler(_Compiler):
             target = _Target(UserValue.value_key, True)
         else:
             target = _json_leaf(UserValue.data, [sub.name], sub)
-        return _compare(target.expr, where.op, where.value, fold_value=target.fold)
+        return _compare(target.expr, where.op, where.value, fold_value=target.fold,
+                        sql_fold=target.sql_fold)
 
     def _groups(self, where: Criteria) -> ColumnElement[bool]:
         if isinstance(where, And | Or):
@@ -660,8 +674,17 @@ class KeysetPage:
 
 
 def _contains(expr: Any, text: str) -> ColumnElement[bool]:
+    """``expr`` (a casefolded key) contains ``text``, case-insensitively."""
     pattern = "%" + _like_escape(fold(text)) + "%"
     condition: ColumnElement[bool] = expr.like(pattern, escape="\\")
+    return condition
+
+
+def _contains_text(expr: Any, text: str) -> ColumnElement[bool]:
+    """Plain text ``expr`` contains ``text``, case-insensitively (folded by the database)."""
+    pattern = "%" + _like_escape(text) + "%"
+    condition: ColumnElement[bool] = casefold(expr).like(casefold(literal(pattern)),
+                                                          escape="\\")
     return condition
 
 
@@ -687,10 +710,10 @@ def browse_users(session: Session, f: UserListFilter, *, after: str | None = Non
                                _contains(UserValue.value_key, f.text))
         conds.append(or_(
             _contains(User.user_name_key, f.text),
-            _contains(func.lower(User.display_name), f.text),
-            _contains(func.lower(User.doc["name"]["givenName"].as_string()), f.text),
-            _contains(func.lower(User.doc["name"]["familyName"].as_string()), f.text),
-            _contains(func.lower(User.doc["name"]["formatted"].as_string()), f.text),
+            _contains_text(User.display_name, f.text),
+            _contains_text(User.doc["name"]["givenName"].as_string(), f.text),
+            _contains_text(User.doc["name"]["familyName"].as_string(), f.text),
+            _contains_text(User.doc["name"]["formatted"].as_string(), f.text),
             email,
         ))
     if f.active is not None:

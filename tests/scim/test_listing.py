@@ -478,3 +478,27 @@ def test_search_needs_the_search_request_schema(scim: ScimClient) -> None:
     response = scim.post("/Users/.search", json={"schemas": ["urn:wrong"], "filter": "x pr"})
     assert response.status_code == 400
     assert response.json["schemas"] == [ERROR]
+
+
+def test_case_insensitive_matching_beyond_ascii(scim: ScimClient) -> None:
+    strauss = post(scim, "/Users", {"userName": "jstrauss", "title": "Über-Leiter",
+                                    "name": {"familyName": "Strauß", "givenName": "Jörg"},
+                                    "emails": [{"value": "Jörg@Example.com",
+                                                "display": "Jörg Strauß"}]})["id"]
+    mueller = post(scim, "/Users", {"userName": "Ämüller", "displayName": "ÉLODIE Müller",
+                                    "name": {"familyName": "Müller"}})["id"]
+    cases = {
+        'name.familyName eq "Strauß"': [strauss],
+        'name.familyName eq "STRAUß"': [strauss],
+        'name.familyName eq "MÜLLER"': [mueller],
+        'name.familyName sw "mü"': [mueller],
+        'name.givenName eq "JÖRG"': [strauss],
+        'title sw "über"': [strauss],
+        'displayName co "élodie"': [mueller],
+        'userName eq "ÄMÜLLER"': [mueller],
+        'emails.value eq "JÖRG@example.COM"': [strauss],
+        'emails[display co "STRAUß"]': [strauss],
+    }
+    for flt, expected in cases.items():
+        body = listing(scim, filter=flt)
+        assert [r["id"] for r in body["Resources"]] == expected, flt
