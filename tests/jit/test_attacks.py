@@ -307,6 +307,16 @@ def test_in_response_to_of_another_browser(client: FlaskClient, idp: DemoIdP,
     assert post_acs(client, idp.response(VICTIM, in_response_to=info.id)).status_code == 303
 
 
+def test_request_sent_to_one_idp_answered_by_another(
+        make_app: Callable[..., Flask], two_idp_settings: config.Settings, idp: DemoIdP,
+        idp_b: DemoIdP, db: Database) -> None:
+    client = make_app(two_idp_settings).test_client()
+    info = start_login(client, idp_b, choose=True)
+    response = refused(client, db, idp.response(VICTIM, in_response_to=info.id),
+                       "in_response_to")
+    assert "foreign" in response.get_data(as_text=True)
+
+
 def test_expired_request(make_app: Callable[..., Flask], idp: DemoIdP, db: Database) -> None:
     client = make_app(saml_request_ttl_seconds=1).test_client()
     info = start_login(client, idp)
