@@ -597,6 +597,19 @@ class GroupRepository:
             result[group_id].append(MemberInfo(member_id, member_type, display))
         return result
 
+    def lock_members(self, members: dict[str, str]) -> set[str]:
+        """Lock these users' and groups' rows against deletion until commit (PostgreSQL
+        ``FOR KEY SHARE``; SQLite writers are serialised anyway); return the ids that exist."""
+        found: set[str] = set()
+        for model, kind in ((User, "User"), (Group, "Group")):
+            ids = sorted(i for i, t in members.items() if t == kind)
+            if ids:
+                found.update(self.session.execute(
+                    select(model.id).where(model.id.in_(ids))
+                    .with_for_update(read=True, key_share=True)
+                ).scalars())
+        return found
+
     def add_members(self, group_id: str, members: dict[str, str], granted_by: str | None,
                     *, idp_entity_id: str | None = None) -> list[str]:
         """Insert memberships that do not exist yet; return the ids actually added."""

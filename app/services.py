@@ -236,6 +236,24 @@ def _resolve_members(uow: UnitOfWork, group: Group, ids: tuple[str, ...]) -> dic
     return types
 
 
+def _add_members(uow: UnitOfWork, group: Group, members: dict[str, str], granted_by: str | None
+                 ) -> list[str]:
+    """Insert the memberships; the new members' rows stay locked against deletion until commit.
+
+    A member deleted by another transaction between the check and the insert would otherwise
+    leave a membership of nobody (the insert is invisible to that delete). Only new members are
+    locked, after the group: a delete locks the member first and then the groups it was already
+    in, so the two never wait for each other in a circle.
+    """
+    added = uow.groups.add_members(group.id, members, granted_by)
+    if added:
+        still_there = uow.groups.lock_members({i: members[i] for i in added})
+        gone = [i for i in added if i not in still_there]
+        if gone:
+            raise InvalidInputError(f"no user or group with id {', '.join(gone[:5])}")
+    return added
+
+
 def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], actor: Actor
                    ) -> bool:
     """Apply membership deltas in SQL; record one event per member added or removed."""
@@ -245,15 +263,15 @@ def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], act
         added: list[str] = []
         removed: list[str] = []
         if delta.action == "add":
-            added = uow.groups.add_members(group.id, _resolve_members(uow, group, delta.ids),
-                                           granted_by)
+            added = _add_members(uow, group, _resolve_members(uow, group, delta.ids),
+                                 granted_by)
         elif delta.action == "remove":
             removed = (uow.groups.remove_all_members(group.id) if delta.remove_all
                        else uow.groups.remove_members(group.id, delta.ids))
         else:
             members = _resolve_members(uow, group, delta.ids)
             removed = uow.groups.remove_all_members(group.id, keep=list(members))
-            added = uow.groups.add_members(group.id, members, granted_by)
+            added = _add_members(uow, group, members, granted_by)
         for member_id in added:
             uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
                              target_id=group.id, target_label=group.display_name,

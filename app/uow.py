@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit import AuditLog
@@ -90,3 +93,28 @@ class UnitOfWork:
         if not self.committed:
             self.rollback()
         self.session.close()
+
+
+T = TypeVar("T")
+# PostgreSQL aborts one transaction of a deadlock (40P01) or a serialisation conflict (40001);
+# run again from the start, it then sees what the other one committed.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient(err: BaseException) -> bool:
+    """Return whether ``err`` is the database aborting this transaction to let another win."""
+    return (isinstance(err, DBAPIError)
+            and getattr(err.orig, "sqlstate", None) in TRANSIENT_SQLSTATES)
+
+
+def run(db: Database, info: RequestInfo | None, work: Callable[[UnitOfWork], T], *,
+        attempts: int = 3) -> T:
+    """Run ``work`` in a fresh unit of work, again from scratch if the database aborted it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with UnitOfWork(db, info) as uow:
+                return work(uow)
+        except DBAPIError as err:
+            if attempt == attempts or not is_transient(err):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 
 from flask import Response
 from flask import current_app
@@ -27,6 +28,7 @@ from app.query import Sort
 from app.repository import GroupRepository
 from app.repository import UserRepository
 from app.uow import UnitOfWork
+from app.uow import run
 from app.web import request_info
 from scim import bp
 from scim import discovery
@@ -51,6 +53,7 @@ from scim.schemas import load_user
 from scim.schemas import validate_document
 
 SCIM_JSON = "application/scim+json; charset=utf-8"
+T = TypeVar("T")
 ACCEPTED_TYPES = {"application/scim+json", "application/json"}
 ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
@@ -120,8 +123,9 @@ def not_modified(version: int) -> bool:
     return "*" in tags or etag(version) in tags or f'"{version}"' in tags
 
 
-def uow() -> UnitOfWork:
-    return UnitOfWork(get_db(current_app), request_info())
+def write(work: Callable[[UnitOfWork], T]) -> T:
+    """Run a change in its own unit of work (retried when the database broke a deadlock)."""
+    return run(get_db(current_app), request_info(), work)
 
 
 def _arg(name: str) -> str | None:
@@ -313,8 +317,7 @@ def get_user(user_id: str) -> Response:
 @bp.post("/Users")
 def create_user() -> Response:
     doc = load_user(json_body())
-    with uow() as work:
-        user = services.create_user(work, doc, actor=actor())
+    user = write(lambda work: services.create_user(work, doc, actor=actor()))
     return _render_user(user.id, single_params(), 201)
 
 
@@ -329,9 +332,8 @@ def replace_user(user_id: str) -> Response:
             return {**doc, "active": current["active"]}
         return doc
 
-    with uow() as work:
-        services.update_user(work, user_id, replace, actor=actor(),
-                             expected_version=if_match())
+    write(lambda work: services.update_user(work, user_id, replace, actor=actor(),
+                                            expected_version=if_match()))
     return _render_user(user_id, single_params())
 
 
@@ -342,16 +344,15 @@ def patch_user(user_id: str) -> Response:
     def change(current: dict[str, Any]) -> dict[str, Any]:
         return validate_document(USER_KIND, apply_patch(current, operations, USER_KIND))
 
-    with uow() as work:
-        services.update_user(work, user_id, change, actor=actor(),
-                             expected_version=if_match())
+    write(lambda work: services.update_user(work, user_id, change, actor=actor(),
+                                            expected_version=if_match()))
     return _render_user(user_id, single_params())
 
 
 @bp.delete("/Users/<user_id>")
 def delete_user(user_id: str) -> Response:
-    with uow() as work:
-        services.delete_user(work, user_id, actor=actor(), expected_version=if_match())
+    write(lambda work: services.delete_user(work, user_id, actor=actor(),
+                                            expected_version=if_match()))
     return scim_response(None, 204)
 
 
@@ -387,18 +388,18 @@ def get_group(group_id: str) -> Response:
 @bp.post("/Groups")
 def create_group() -> Response:
     doc, member_ids = load_group(json_body())
-    with uow() as work:
-        group = services.create_group(work, doc, member_ids or (), actor=actor())
+    group = write(lambda work: services.create_group(work, doc, member_ids or (),
+                                                     actor=actor()))
     return _render_group(group.id, single_params(), 201)
 
 
 @bp.put("/Groups/<group_id>")
 def replace_group(group_id: str) -> Response:
     doc, member_ids = load_group(json_body())
-    with uow() as work:
-        # A PUT without "members" leaves the members alone; with it, they become exactly that.
-        services.update_group(work, group_id, lambda _current: doc, _deltas(member_ids),
-                              actor=actor(), expected_version=if_match())
+    # A PUT without "members" leaves the members alone; with it, they become exactly that.
+    write(lambda work: services.update_group(work, group_id, lambda _current: doc,
+                                             _deltas(member_ids), actor=actor(),
+                                             expected_version=if_match()))
     return _render_group(group_id, single_params())
 
 
@@ -412,9 +413,8 @@ def patch_group(group_id: str) -> Response:
         def change(current: dict[str, Any]) -> dict[str, Any]:
             return validate_document(GROUP_KIND, apply_patch(current, other, GROUP_KIND))
 
-    with uow() as work:
-        services.update_group(work, group_id, change, deltas, actor=actor(),
-                              expected_version=if_match())
+    write(lambda work: services.update_group(work, group_id, change, deltas, actor=actor(),
+                                             expected_version=if_match()))
     params = single_params()
     if params["attributes"] or params["excludedAttributes"]:
         return _render_group(group_id, params)
@@ -427,8 +427,8 @@ def patch_group(group_id: str) -> Response:
 
 @bp.delete("/Groups/<group_id>")
 def delete_group(group_id: str) -> Response:
-    with uow() as work:
-        services.delete_group(work, group_id, actor=actor(), expected_version=if_match())
+    write(lambda work: services.delete_group(work, group_id, actor=actor(),
+                                             expected_version=if_match()))
     return scim_response(None, 204)
 
 

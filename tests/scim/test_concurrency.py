@@ -130,3 +130,65 @@ def test_parallel_patches_to_one_user_lose_nothing(live_server: LiveServer, toke
         found = http.get("/Users", params={"filter": 'emails.value eq "busy29@example.com"'})
         assert found.json()["totalResults"] == 1
     verify(runner)
+
+
+def test_adding_a_member_while_it_is_deleted_leaves_no_dangling_membership(
+        live_server: LiveServer, token: str, db: Database, runner: CliRunner) -> None:
+    with client(live_server, token) as http:
+        groups = [http.post("/Groups", json={"displayName": f"G{i}"}).json()["id"]
+                  for i in range(4)]
+        users = [http.post("/Users", json={"userName": f"doomed{i:02d}"}).json()["id"]
+                 for i in range(20)]
+
+    def add(args: tuple[str, str]) -> int:
+        group_id, user_id = args
+        with client(live_server, token) as own:
+            return own.patch(f"/Groups/{group_id}", json=patch_op(
+                {"op": "add", "path": "members", "value": [{"value": user_id}]})).status_code
+
+    def delete(user_id: str) -> int:
+        with client(live_server, token) as own:
+            return own.delete(f"/Users/{user_id}").status_code
+
+    def race(user_id: str) -> list[int]:
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            adds = [pool.submit(add, (g, user_id)) for g in groups]
+            gone = pool.submit(delete, user_id)
+            return [f.result() for f in adds] + [gone.result()]
+
+    outcomes = parallel(4, race, users)
+    for statuses in outcomes:
+        assert statuses[-1] == 204
+        assert set(statuses[:-1]) <= {204, 400}
+    dangling = rows(db, "SELECT m.group_id, m.member_id FROM memberships m "
+                        "LEFT JOIN users u ON u.id = m.member_id WHERE u.id IS NULL")
+    assert dangling == []
+    with client(live_server, token) as http:
+        for group_id in groups:
+            assert "members" not in http.get(f"/Groups/{group_id}").json()
+    verify(runner)
+
+
+def test_reciprocal_nesting_at_once_never_makes_a_cycle(live_server: LiveServer, token: str,
+                                                        db: Database) -> None:
+    with client(live_server, token) as http:
+        pairs = [(http.post("/Groups", json={"displayName": f"A{i}"}).json()["id"],
+                  http.post("/Groups", json={"displayName": f"B{i}"}).json()["id"])
+                 for i in range(12)]
+
+    def nest(args: tuple[str, str]) -> httpx.Response:
+        parent, child = args
+        with client(live_server, token) as own:
+            return own.patch(f"/Groups/{parent}", json=patch_op(
+                {"op": "add", "path": "members", "value": [{"value": child}]}))
+
+    jobs = [job for a, b in pairs for job in ((a, b), (b, a))]
+    responses = parallel(8, nest, jobs)
+    for response in responses:
+        assert response.status_code in {204, 400}, response.text
+        if response.status_code == 400:
+            assert response.json()["scimType"] == "invalidValue"
+    edges = {(str(g), str(m)) for g, m in rows(db, "SELECT group_id, member_id FROM memberships")}
+    for a, b in pairs:
+        assert not {(a, b), (b, a)} <= edges, "a cycle was created"
+        assert {(a, b), (b, a)} & edges, "neither nesting was applied"
