@@ -72,7 +72,7 @@ def test_parallel_member_adds_to_one_group(live_server: LiveServer, token: str, 
     assert int(rows(db, "SELECT count(*) FROM memberships")[0][0]) == 50
 
 
-def test_parallel_creates_of_one_user_name(live_server: LiveServer, token: str, db: Database,
+def test_parallel_creates_of_one_name(live_server: LiveServer, token: str, db: Database,
                                            runner: CliRunner) -> None:
     for attempt in range(5):
         names = [f"Racer{attempt}@Example.com", f"racer{attempt}@example.COM"]
@@ -88,8 +88,18 @@ def test_parallel_creates_of_one_user_name(live_server: LiveServer, token: str, 
         assert conflict.json()["scimType"] == "uniqueness"
         assert conflict.headers["content-type"].startswith(SCIM)
     assert int(rows(db, "SELECT count(*) FROM users")[0][0]) == 5
+    for attempt in range(3):
+        def create_group(name: str) -> httpx.Response:
+            with client(live_server, token) as own:
+                return own.post("/Groups", json={"displayName": name})
+
+        responses = parallel(2, create_group, [f"Team {attempt}", f"TEAM {attempt}"])
+        assert sorted(r.status_code for r in responses) == [201, 409], [
+            r.text for r in responses]
+    assert int(rows(db, "SELECT count(*) FROM groups")[0][0]) == 3
     actions = Counter(a for (a,) in rows(db, "SELECT action FROM audit_events"))
     assert actions["user:create"] == 5
+    assert actions["group:create"] == 3
     verify(runner)
 
 
