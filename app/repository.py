@@ -89,6 +89,8 @@ def _compare(expr: Any, op: str, value: Any, *, fold_value: bool, sql_fold: bool
             present = expr.is_not(None)
             return present
         raise InvalidFilterError(f"'{op}' cannot compare with null")
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidFilterError("a filter value may not contain NUL (\\u0000)")
     sql_fold = sql_fold and fold_value and isinstance(value, str)
     if isinstance(value, str) and fold_value and not sql_fold:
         value = fold(value)

@@ -83,6 +83,14 @@ def authenticate() -> None:
     g.actor_label = info.name
 
 
+@bp.before_request
+def refuse_nul() -> None:
+    """A NUL in the path or the query can match nothing that is stored; say so (400)."""
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v
+                                      for k, v in request.args.items(multi=True)):
+        raise InvalidValue("the URL may not contain NUL (%00) characters")
+
+
 def actor() -> Actor:
     result: Actor = g.actor
     return result
@@ -98,9 +106,31 @@ def json_body() -> Any:
     if not raw.strip():
         raise InvalidSyntax("the request body is empty")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidSyntax("the request body is not valid JSON") from None
+    except RecursionError:
+        raise InvalidSyntax("the request body nests too deeply") from None
+    if _has_nul(body):
+        raise InvalidValue("text may not contain NUL (\\u0000) characters")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether any string (or key) in a JSON value holds U+0000, which no database column can
+    store (PostgreSQL refuses it in text and jsonb)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return False
 
 
 def if_match() -> int | None:

@@ -472,3 +472,46 @@ def test_audit_only_token_is_403(client: FlaskClient, db: Database, world: World
         assert_error(reader.delete(f"/Users/{world.user['id']}"), 403)
         assert_error(reader.patch(f"/Groups/{world.group['id']}", json=patch_op(
             {"op": "remove", "path": "members"})), 403)
+
+
+# --- text no database can store ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/Users", {"userName": "nul\u0000"}),
+    ("POST", "/Users", {"userName": "x", "name": {"givenName": "\u0000"}}),
+    ("POST", "/Users", {"userName": "x", "emails": [{"value": "a@b\u0000"}]}),
+    ("POST", "/Users", {"userName": "x", "urn:example:custom\u0000": {"a": "b"}}),
+    ("PUT", "/Users/{user}", {"userName": "bjensen", "title": "\u0000"}),
+    ("PATCH", "/Users/{user}", patch_op({"op": "replace", "path": "title", "value": "a\u0000"})),
+    ("PATCH", "/Users/{user}", patch_op({"op": "remove",
+                                         "path": 'emails[value eq "\u0000"]'})),
+    ("POST", "/Groups", {"displayName": "G\u0000"}),
+    ("PATCH", "/Groups/{group}", patch_op({"op": "add", "path": "members",
+                                           "value": [{"value": "{user}\u0000"}]})),
+    ("POST", "/Users/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:"
+                                            "SearchRequest"], "filter": 'userName eq "\u0000"'}),
+])
+def test_nul_characters_in_bodies_are_400(scim: ScimClient, db: Database, world: World,
+                                          method: str, path: str, body: Any) -> None:
+    with nothing_written(db):
+        assert_error(scim._call(method, world.fill(path), world.fill_all(body)), 400,
+                     "invalidValue")
+
+
+def test_nul_characters_in_urls_and_filters_are_400(scim: ScimClient, db: Database,
+                                                    world: World) -> None:
+    with nothing_written(db):
+        assert_error(scim.get("/Users/%00"), 400)
+        assert_error(scim.delete(f"/Users/{world.user['id']}%00"), 400)
+        assert_error(scim.get("/Users?filter=userName%20eq%20%22%00%22"), 400)
+        assert_error(scim.get("/Users", query_string={"filter": 'userName eq "a\\u0000"'}),
+                     400, "invalidFilter")
+        assert_error(scim.get("/Groups", query_string={"filter": 'displayName co "\\u0000"'}),
+                     400, "invalidFilter")
+
+
+def test_deeply_nested_body_is_400(scim: ScimClient, db: Database) -> None:
+    with nothing_written(db):
+        deep = b'{"userName": "x", "title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        assert_error(scim._call("POST", "/Users", data=deep), 400, "invalidSyntax")
