@@ -9,11 +9,13 @@ with ``casefold()`` of the value, folded by the database on both sides.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
@@ -60,6 +62,17 @@ MAX_OFFSET = 2**62
 
 INDEXED_MULTI = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
                  "x509Certificates")
+
+
+T = TypeVar("T")
+# Ids bound per statement: SQLite allows 32 766 parameters by default, PostgreSQL 65 535.
+CHUNK = 5000
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Yield ``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def fold(value: str) -> str:
@@ -574,12 +587,14 @@ class GroupRepository:
         """Return which of ``ids`` exist, as id → "User" or "Group", in one statement."""
         if not ids:
             return {}
-        unique = list(dict.fromkeys(ids))
-        stmt = union_all(
-            select(User.id, literal("User")).where(User.id.in_(unique)),
-            select(Group.id, literal("Group")).where(Group.id.in_(unique)),
-        )
-        return {row[0]: row[1] for row in self.session.execute(stmt)}
+        found: dict[str, str] = {}
+        for chunk in chunked(list(dict.fromkeys(ids))):
+            stmt = union_all(
+                select(User.id, literal("User")).where(User.id.in_(chunk)),
+                select(Group.id, literal("Group")).where(Group.id.in_(chunk)),
+            )
+            found.update((row[0], row[1]) for row in self.session.execute(stmt))
+        return found
 
     def members(self, group_ids: Sequence[str]) -> dict[str, list[MemberInfo]]:
         """Return the members of each group with their display names, in one statement."""
@@ -605,9 +620,9 @@ class GroupRepository:
         found: set[str] = set()
         for model, kind in ((User, "User"), (Group, "Group")):
             ids = sorted(i for i, t in members.items() if t == kind)
-            if ids:
+            for chunk in chunked(ids):
                 found.update(self.session.execute(
-                    select(model.id).where(model.id.in_(ids))
+                    select(model.id).where(model.id.in_(chunk))
                     .with_for_update(read=True, key_share=True)
                 ).scalars())
         return found
@@ -620,26 +635,40 @@ class GroupRepository:
         dialect = self.session.get_bind().dialect.name
         insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
         now = utcnow()
-        stmt = insert_fn(Membership).values([
+        added: list[str] = []
+        rows = [
             {"group_id": group_id, "member_id": mid, "member_type": mtype, "created_at": now,
              "granted_by": granted_by, "idp_entity_id": idp_entity_id}
             for mid, mtype in members.items()
-        ]).on_conflict_do_nothing().returning(Membership.member_id)
-        return list(self.session.execute(stmt).scalars())
+        ]
+        # One multi-row INSERT per chunk: a statement binds at most ~32 000 parameters.
+        for chunk in chunked(rows, CHUNK // 6):
+            stmt = insert_fn(Membership).values(chunk).on_conflict_do_nothing()
+            added.extend(self.session.execute(stmt.returning(Membership.member_id)).scalars())
+        return added
 
     def remove_members(self, group_id: str, ids: Sequence[str]) -> list[str]:
         """Delete the given memberships; return the ids actually removed."""
-        if not ids:
-            return []
-        return list(self.session.execute(
-            delete(Membership)
-            .where(Membership.group_id == group_id, Membership.member_id.in_(list(ids)))
-            .returning(Membership.member_id)
-        ).scalars())
+        removed: list[str] = []
+        for chunk in chunked(list(ids)):
+            removed.extend(self.session.execute(
+                delete(Membership)
+                .where(Membership.group_id == group_id, Membership.member_id.in_(chunk))
+                .returning(Membership.member_id)
+            ).scalars())
+        return removed
 
     def remove_all_members(self, group_id: str, keep: Sequence[str] = ()) -> list[str]:
         """Delete every membership of the group except ``keep``; return the removed ids."""
         cond = Membership.group_id == group_id
+        if len(keep) > CHUNK:
+            # Too many to bind in one NOT IN: a full replace is O(group) anyway, so read the
+            # member ids and delete the difference in chunks.
+            current = self.session.execute(
+                select(Membership.member_id).where(cond)
+            ).scalars()
+            kept = set(keep)
+            return self.remove_members(group_id, [m for m in current if m not in kept])
         if keep:
             cond = and_(cond, Membership.member_id.not_in(list(keep)))
         return list(self.session.execute(
