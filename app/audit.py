@@ -209,7 +209,11 @@ class VerifyResult:
 
 
 def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
-    """Walk the chain in order and report the first row that was edited, removed or moved."""
+    """Walk the chain in order and report the first row that was edited, removed or moved.
+
+    Run it in ``Database.snapshot_session()`` so that writers appending meanwhile are not
+    mistaken for a chain that ends before its head.
+    """
     anchor = session.execute(select(AuditAnchor).where(AuditAnchor.id == 1)).scalar_one()
     # After a prune the chain starts right after the last pruned event, whose hash is kept.
     expected_prev = anchor.hash

@@ -257,7 +257,7 @@ def audit_prune(before: str, yes: bool) -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; exit 1 naming the first bad event."""
-    with _database() as database, database.read_session() as session:
+    with _database() as database, database.snapshot_session() as session:
         result = verify_chain(session)
     if result.ok:
         click.echo(f"ok: {result.checked} events, chain intact")

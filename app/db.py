@@ -26,6 +26,7 @@ from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
 WRITE_OPTION = "frontdesk_write"
+SNAPSHOT_OPTION = "frontdesk_snapshot"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -127,8 +128,13 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Reads run in autocommit (each SELECT sees the latest commit, as on PostgreSQL's READ
+        # COMMITTED); writes take the write lock up front.
+        options = conn.get_execution_options()
+        if options.get(WRITE_OPTION, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif options.get(SNAPSHOT_OPTION, False):
+            conn.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -141,6 +147,14 @@ class Database:
         self.read_session = sessionmaker(self.engine, expire_on_commit=False)
         write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.write_session = sessionmaker(write_engine, expire_on_commit=False)
+        # One consistent view across many statements (verifying the audit chain while writers
+        # append): a deferred transaction on SQLite, REPEATABLE READ on PostgreSQL.
+        snapshot_engine = (
+            self.engine.execution_options(isolation_level="REPEATABLE READ")
+            if self.dialect == "postgresql"
+            else self.engine.execution_options(**{SNAPSHOT_OPTION: True})
+        )
+        self.snapshot_session = sessionmaker(snapshot_engine, expire_on_commit=False)
         # Where committed audit events are also appended as JSON lines ("" = nowhere).
         self.audit_log_file = ""
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import exists
@@ -306,6 +307,13 @@ USER_COMPILER = _UserCompiler()
 GROUP_COMPILER = _GroupCompiler()
 
 
+# The stable tie-breaker of every list (import paging needs the same order on every page).
+_TIE_BREAK: dict[Any, list[Any]] = {
+    User: [User.created_at.asc(), User.id.asc()],
+    Group: [Group.created_at.asc(), Group.id.asc()],
+}
+
+
 def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
     """Return ORDER BY terms; a stable tie-breaker (created, id) always comes last."""
     terms: list[Any] = []
@@ -332,8 +340,7 @@ def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
         else:
             expr = compiler.singular(resolved).expr
         terms.append(expr.desc().nulls_last() if sort.descending else expr.asc().nulls_last())
-    terms += [model.created_at.asc(), model.id.asc()]
-    return terms
+    return terms + _TIE_BREAK[model]
 
 
 def _paged(session: Session, model: Any, where: ColumnElement[bool], order: list[Any],
@@ -363,6 +370,15 @@ class MemberInfo:
     id: str
     type: str
     display: str | None
+
+
+# Built once (a hot path: every user list renders groups); ids expand at execution.
+_GROUPS_OF = (
+    select(Membership.member_id, Group.id, Group.display_name)
+    .join(Group, Group.id == Membership.group_id)
+    .where(Membership.member_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Group.display_name_key)
+)
 
 
 class UserRepository:
@@ -486,12 +502,7 @@ class UserRepository:
         result: dict[str, list[tuple[str, str]]] = {uid: [] for uid in user_ids}
         if not user_ids:
             return result
-        rows = self.session.execute(
-            select(Membership.member_id, Group.id, Group.display_name)
-            .join(Group, Group.id == Membership.group_id)
-            .where(Membership.member_id.in_(list(user_ids)))
-            .order_by(Group.display_name_key)
-        )
+        rows = self.session.connection().execute(_GROUPS_OF, {"ids": list(user_ids)})
         for member_id, group_id, display in rows:
             result[member_id].append((group_id, display))
         return result

@@ -58,7 +58,7 @@ def tampering(db: Database) -> Iterator[Connection]:
 
 
 def verify(db: Database) -> VerifyResult:
-    with db.read_session() as session:
+    with db.snapshot_session() as session:
         return verify_chain(session)
 
 
