@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
+from flask import g
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
 from sqlalchemy import String
@@ -21,6 +22,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
@@ -167,7 +169,25 @@ def init_app(app: Flask, url: str) -> Database:
     """Create the app's database handle and keep it in ``app.extensions``."""
     db = Database(url)
     app.extensions["frontdesk.db"] = db
+
+    @app.teardown_appcontext
+    def _close_request_session(_exc: BaseException | None) -> None:
+        session = g.pop("frontdesk_read_session", None)
+        if session is not None:
+            session.close()
+
     return db
+
+
+def request_session(app: Flask) -> Session:
+    """Return this request's read session (one connection for the token check and the reads).
+
+    Writes never use it: they go through a ``UnitOfWork`` on the write session.
+    """
+    session: Session | None = g.get("frontdesk_read_session")
+    if session is None:
+        session = g.frontdesk_read_session = get_db(app).read_session()
+    return session
 
 
 def get_db(app: Flask) -> Database:

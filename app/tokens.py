@@ -92,15 +92,19 @@ _BY_PREFIX = select(
 ).where(ApiToken.prefix == bindparam("prefix"))
 
 
-def verify_token(db: Database, presented: str, *, now: datetime | None = None) -> TokenInfo | None:
+def verify_token(db: Database, presented: str, *, now: datetime | None = None,
+                 session: Session | None = None) -> TokenInfo | None:
     """Return the token's identity when ``presented`` is a live token, else None."""
     match = TOKEN_RE.match(presented)
     if match is None:
         return None
     prefix, secret = match.groups()
     # Core on a bare connection: this runs on every API request, the ORM adds nothing here.
-    with db.engine.connect() as conn:
-        row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
+    if session is not None:
+        row = session.connection().execute(_BY_PREFIX, {"prefix": prefix}).first()
+    else:
+        with db.engine.connect() as conn:
+            row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
     if row.revoked_at is not None:

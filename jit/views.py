@@ -183,8 +183,11 @@ def logout() -> Response:
 @bp.before_app_request
 def end_sessions_of_inactive_users() -> None:
     """A deactivated or deleted user's session ends at its next request, on every page."""
+    # API callers carry no browser session; don't even open the cookie for them.
+    if request.path.startswith(("/scim/", "/api/")) or "Authorization" in request.headers:
+        return
     user_id = session.get("uid")
-    if not user_id or request.path.startswith("/scim/"):
+    if not user_id:
         return
     with get_db(current_app).read_session() as db_session:
         user = UserRepository(db_session).find(user_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from typing import TypeVar
 
@@ -22,6 +24,7 @@ from app.catalog import GROUP_KIND
 from app.catalog import USER_KIND
 from app.catalog import ResourceKind
 from app.db import get_db
+from app.db import request_session
 from app.query import Criteria
 from app.query import Page
 from app.query import Sort
@@ -153,6 +156,12 @@ def not_modified(version: int) -> bool:
     return "*" in tags or etag(version) in tags or f'"{version}"' in tags
 
 
+@contextmanager
+def reads() -> Iterator[Any]:
+    """This request's read session: the one the token check used (closed at teardown)."""
+    yield request_session(current_app)
+
+
 def write(work: Callable[[UnitOfWork], T]) -> T:
     """Run a change in its own unit of work (retried when the database broke a deadlock)."""
     return run(get_db(current_app), request_info(), work)
@@ -238,7 +247,7 @@ def _search(kind: ResourceKind, params: dict[str, Any]) -> tuple[int, list[dict[
     page = _page(params)
     shape = _projection(kind, params)
     base = base_url()
-    with get_db(current_app).read_session() as session:
+    with reads() as session:
         if kind is USER_KIND:
             users = UserRepository(session)
             total, rows = users.search(criteria, sort, page)
@@ -326,7 +335,7 @@ def search_all() -> Response:
 
 def _render_user(user_id: str, params: dict[str, Any], status: int = 200) -> Response:
     shape = _projection(USER_KIND, params)
-    with get_db(current_app).read_session() as session:
+    with reads() as session:
         users = UserRepository(session)
         user = users.get(user_id)
         if status == 200 and request.method == "GET" and not_modified(user.version):
@@ -391,7 +400,7 @@ def delete_user(user_id: str) -> Response:
 
 def _render_group(group_id: str, params: dict[str, Any], status: int = 200) -> Response:
     shape = _projection(GROUP_KIND, params)
-    with get_db(current_app).read_session() as session:
+    with reads() as session:
         groups = GroupRepository(session)
         group = groups.get(group_id)
         if status == 200 and request.method == "GET" and not_modified(group.version):
@@ -450,7 +459,7 @@ def patch_group(group_id: str) -> Response:
         return _render_group(group_id, params)
     # RFC 7644 §3.5.2: a PATCH may answer 204; it keeps a membership change from rendering a
     # large group. Ask with ?attributes=... to get the resource back.
-    with get_db(current_app).read_session() as session:
+    with reads() as session:
         version = GroupRepository(session).get(group_id).version
     return scim_response(None, 204, {"ETag": etag(version)})
 
