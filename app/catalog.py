@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from functools import cached_property
 from typing import Literal
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -81,11 +82,12 @@ class Schema:
 
     def attr(self, name: str) -> Attribute | None:
         """Return the top-level attribute called ``name`` (case-insensitively), or None."""
-        folded = name.casefold()
-        for attr in self.attributes:
-            if attr.name.casefold() == folded:
-                return attr
-        return None
+        return self._by_folded_name.get(name.casefold())
+
+    @cached_property
+    def _by_folded_name(self) -> dict[str, Attribute]:
+        # Looked up for every attribute of every rendered resource: a dict, not a scan.
+        return {attr.name.casefold(): attr for attr in self.attributes}
 
 
 def _s(name: str, description: str = "", **kw: object) -> Attribute:

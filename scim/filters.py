@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from typing import cast
 
@@ -69,13 +70,20 @@ def parse_filter(text: str, kind: ResourceKind) -> Criteria:
         raise InvalidFilter("The filter is empty.")
     quoted, literals = _prequote(text)
     try:
-        tree = SCIMParser().parse(SCIMLexer().tokenize(quoted))
+        tree = _parse_shape(quoted)
     except Exception as exc:
         detail = f"The filter is not valid SCIM filter syntax: {_describe(exc)}."
         raise InvalidFilter(detail) from exc
     if tree is None:
         raise InvalidFilter("The filter is not valid SCIM filter syntax.")
     return _walk(tree, _Ctx(kind, literals))
+
+
+@lru_cache(maxsize=512)
+def _parse_shape(quoted: str) -> Any:
+    """Parse a filter whose values are placeholders: IdPs send the same few shapes (``userName
+    eq "0"``) with different values, so the parse tree is shared; the walk never mutates it."""
+    return SCIMParser().parse(SCIMLexer().tokenize(quoted))
 
 
 def parse_sort_by(text: str, kind: ResourceKind) -> str:

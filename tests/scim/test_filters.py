@@ -436,3 +436,15 @@ def test_sort_by_canonical_keys() -> None:
 def test_sort_by_refused(text: str) -> None:
     with pytest.raises(InvalidFilter):
         parse_sort_by(text, USER_KIND)
+
+
+def test_filters_of_one_shape_keep_their_own_values() -> None:
+    """The parse tree is shared between filters of one shape; the values never are."""
+    first = parse_filter('userName eq "alice"', USER_KIND)
+    second = parse_filter('userName eq "bob"', USER_KIND)
+    nested = parse_filter('userName eq "carol" and (title pr or emails co "x")', USER_KIND)
+    again = parse_filter('userName eq "dave" and (title pr or emails co "y")', USER_KIND)
+    assert first == Compare("userName", "eq", "alice")
+    assert second == Compare("userName", "eq", "bob")
+    assert nested != again
+    assert "carol" in repr(nested) and "dave" in repr(again) and "carol" not in repr(again)
