@@ -261,3 +261,33 @@ def test_readyz_with_an_unreachable_database_is_503(settings: config.Settings) -
         assert response.json["status"] == "unavailable"
     finally:
         get_db(down).dispose()
+
+
+def test_users_show_deactivate_activate(runner: CliRunner, scim: ScimClient) -> None:
+    created = scim.post("/Users", json={"userName": "ada@example.com"})
+    assert created.status_code == 201
+    user_id = created.json["id"]
+    shown = invoke(runner, "users", "show", "ADA@example.com")
+    assert user_id in shown.output and "active:      yes" in shown.output
+
+    invoke(runner, "users", "deactivate", "ada@example.com", "--reason", "left the company")
+    assert scim.get(f"/Users/{user_id}").json["active"] is False
+    events = invoke(runner, "audit", "tail", "--json", "-n", "1").output.strip().splitlines()
+    last = json.loads(events[-1])
+    assert last["action"] == "user:deactivate"
+    assert last["actor"]["kind"] == "cli"
+    assert last["reason"] == "left the company"
+
+    invoke(runner, "users", "activate", "ada@example.com", "--reason", "rehired")
+    assert scim.get(f"/Users/{user_id}").json["active"] is True
+
+
+def test_users_commands_refuse_unknown_users_and_empty_reasons(runner: CliRunner,
+                                                               scim: ScimClient) -> None:
+    missing = invoke(runner, "users", "deactivate", "nobody@example.com", "--reason", "x",
+                     ok=False)
+    assert missing.exit_code == 1 and "no user named" in missing.output
+    scim.post("/Users", json={"userName": "bob@example.com"})
+    empty = invoke(runner, "users", "deactivate", "bob@example.com", "--reason", "  ", ok=False)
+    assert empty.exit_code == 1 and "reason" in empty.output
+    assert invoke(runner, "users", "deactivate", "bob@example.com", "--help").exit_code == 0
