@@ -13,13 +13,17 @@ re-creates when it does not hold the current seed:
    get unique inputs (new userNames, users still active, users not yet members);
 3. serve the reference app (``tests/bench/reference_app.py``) the same way and time the same
    ``userName eq`` requests;
-4. print a table and the targets with PASS/FAIL, and write ``.bench/results-<db>.json``.
+4. SAML JIT figures (``tests/bench/jit.py``: accepted logins, refusals of hostile bodies) on
+   the same database, and audit figures (``tests/bench/audit.py``: ``/api/audit`` pages over
+   1 000 000 events in a database of their own, export rate, verify time);
+5. print the tables and the targets with PASS/FAIL, and write ``.bench/results-<db>.json``.
 
 The exit status is 0 when the bench ran, whatever the figures: it is a report. Knobs:
 ``FRONTDESK_BENCH_SECONDS`` (4 per scenario), ``FRONTDESK_BENCH_WARMUP`` (1),
 ``FRONTDESK_BENCH_LOG_LEVEL`` (INFO, Frontdesk's default: one JSON log line per request, written
 to ``.bench/frontdesk-<db>.log``), ``FRONTDESK_BENCH_ONLY`` (comma-separated ``sqlite``,
-``postgresql``), and those of ``seed.py``.
+``postgresql``), ``FRONTDESK_BENCH_PARTS`` (comma-separated ``scim``, ``jit``, ``audit``; all by
+default), and those of ``seed.py``, ``jit.py`` and ``audit.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from app import migrate
 from app import services
 from app.db import Database
 from app.uow import UnitOfWork
+from tests.bench import audit as audit_bench
+from tests.bench import jit as jit_bench
 from tests.bench import load
 from tests.bench import seed
 from tests.bench.servers import Gunicorn
@@ -57,6 +63,8 @@ SECONDS = float(os.environ.get("FRONTDESK_BENCH_SECONDS", "4"))
 WARMUP = float(os.environ.get("FRONTDESK_BENCH_WARMUP", "1"))
 LOG_LEVEL = os.environ.get("FRONTDESK_BENCH_LOG_LEVEL", "INFO")
 POOL = 20_000  # unique inputs prepared for each write scenario (more than it can use)
+PARTS = {s.strip() for s in os.environ.get("FRONTDESK_BENCH_PARTS", "scim,jit,audit").split(",")
+         if s.strip()}
 
 USERNAME_P99_MS = 10.0
 REFERENCE_RATIO = 0.6
@@ -332,6 +340,24 @@ def bench_database(label: str, url: str, info: dict[str, Any]) -> dict[str, Any]
         "FRONTDESK_LOG_LEVEL": LOG_LEVEL,
         "FRONTDESK_WORKERS": str(WORKERS),
     }
+    if "scim" in PARTS:
+        bench_scim(label, db, env, token, info)
+    sections: dict[str, Any] = {}
+    if "jit" in PARTS:
+        note(f"{label}: SAML JIT")
+        sections["jit"] = jit_bench.bench(label, url, env, BENCH_DIR, workers=WORKERS,
+                                          connections=CONNECTIONS)
+    if "audit" in PARTS:
+        note(f"{label}: audit log")
+        sections["audit"] = audit_bench.bench(label, url, env, BENCH_DIR, workers=WORKERS,
+                                              connections=CONNECTIONS, warmup=WARMUP,
+                                              seconds=SECONDS)
+    db.dispose()
+    return report(label, info, dict(results_so_far), sections)
+
+
+def bench_scim(label: str, db: Database, env: dict[str, str], token: str,
+               info: dict[str, Any]) -> None:
     note(f"{label}: starting Frontdesk (gunicorn, {WORKERS} workers)")
     server = Gunicorn(env, BENCH_DIR / f"frontdesk-{label}.log", workers=WORKERS)
     try:
@@ -356,8 +382,6 @@ def bench_database(label: str, url: str, info: dict[str, Any]) -> dict[str, Any]
                      _expect(200, totalResults=1, itemsPerPage=None)))
     finally:
         reference.stop()
-    db.dispose()
-    return report(label, info, dict(results_so_far))
 
 
 # --- report ------------------------------------------------------------------------------
@@ -367,9 +391,12 @@ def ratio_text(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
-def evaluate(results: dict[str, load.Result], info: dict[str, Any]
+def evaluate(results: dict[str, load.Result], info: dict[str, Any], problems: list[str]
              ) -> list[tuple[bool, str]]:
     targets: list[tuple[bool, str]] = []
+    if "scim" not in PARTS:
+        return [(not problems, "every request answered as expected" if not problems else
+                 "errors: " + "; ".join(problems))]
     eq = results.get("username_eq")
     ref = results.get("reference")
     if eq:
@@ -404,17 +431,47 @@ def evaluate(results: dict[str, load.Result], info: dict[str, Any]
                             f"req/s {ratio_text(big.rps, small.rps)} "
                             f"(target: latencies <= {BIG_GROUP_FACTOR:g}x, "
                             f"req/s >= 1/{BIG_GROUP_FACTOR:g})"))
-    failed = [r for r in results.values() if r.errors]
-    targets.append((not failed, "every request answered as expected" if not failed else
-                    "errors: " + "; ".join(f"{r.name}: {r.errors} ({r.first_error})"
-                                           for r in failed)))
+    failed = [f"{r.name}: {r.errors} ({r.first_error})" for r in results.values() if r.errors]
+    failed += problems  # JIT and audit: no targets of their own, but errors are errors
+    targets.append((not failed, "every request answered as expected (SCIM, JIT, audit)"
+                    if not failed else "errors: " + "; ".join(failed)))
     return targets
 
 
-def report(label: str, info: dict[str, Any], results: dict[str, load.Result]
-           ) -> dict[str, Any]:
-    targets = evaluate(results, info)
+def report(label: str, info: dict[str, Any], results: dict[str, load.Result],
+           sections: dict[str, Any]) -> dict[str, Any]:
     title = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[label]
+    if "scim" in PARTS:
+        print_scim(title, info, results)
+    else:
+        say(f"\n== {title}: SCIM scenarios skipped (FRONTDESK_BENCH_PARTS) ==")
+    problems: list[str] = []
+    if "jit" in sections:
+        problems += jit_bench.print_report(sections["jit"], say)
+    if "audit" in sections:
+        problems += audit_bench.print_report(sections["audit"], say)
+    targets = evaluate(results, info, problems)
+    say("targets:")
+    for ok, line in targets:
+        say(f"  {'PASS' if ok else 'FAIL'}  {line}")
+    out = {
+        "database": label,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "settings": {"workers": WORKERS, "connections": CONNECTIONS, "seconds": SECONDS,
+                     "warmup": WARMUP, "log_level": LOG_LEVEL, "users": seed.USERS,
+                     "parts": sorted(PARTS)},
+        "seed": info,
+        "scenarios": {key: r.as_dict() for key, r in results.items()},
+        **sections,
+        "targets": [{"pass": ok, "target": line} for ok, line in targets],
+    }
+    (BENCH_DIR / f"results-{label}.json").write_text(json.dumps(out, indent=2))
+    say(f"(figures in {(BENCH_DIR / f'results-{label}.json').relative_to(ROOT)})")
+    return out
+
+
+def print_scim(title: str, info: dict[str, Any], results: dict[str, load.Result]) -> None:
     say()
     say(f"== {title}: {seed.USERS:,} users, 1,000 groups; gunicorn {WORKERS} sync workers, "
         f"log level {LOG_LEVEL}; client: {CONNECTIONS} connections, closed loop, "
@@ -448,22 +505,6 @@ def report(label: str, info: dict[str, Any], results: dict[str, load.Result]
               f"big group: {info.get('big_group_method') or 'MISSING'}"
               + (f" {info.get('big_group_seconds')} s" if info.get("big_group") else ""))
     say(seeded)
-    say("targets:")
-    for ok, line in targets:
-        say(f"  {'PASS' if ok else 'FAIL'}  {line}")
-    out = {
-        "database": label,
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "settings": {"workers": WORKERS, "connections": CONNECTIONS, "seconds": SECONDS,
-                     "warmup": WARMUP, "log_level": LOG_LEVEL, "users": seed.USERS},
-        "seed": info,
-        "scenarios": {key: r.as_dict() for key, r in results.items()},
-        "targets": [{"pass": ok, "target": line} for ok, line in targets],
-    }
-    (BENCH_DIR / f"results-{label}.json").write_text(json.dumps(out, indent=2))
-    say(f"(figures in {(BENCH_DIR / f'results-{label}.json').relative_to(ROOT)})")
-    return out
 
 
 def main() -> int:

@@ -28,8 +28,8 @@ class Gunicorn:
     """
 
     def __init__(self, env: dict[str, str], log_path: Path, *, workers: int,
-                 app: str | None = None) -> None:
-        self.port = free_port()
+                 app: str | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()  # a caller that needs the URL first picks the port
         self.host = "127.0.0.1"
         self.url = f"http://{self.host}:{self.port}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
