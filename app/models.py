@@ -24,6 +24,8 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import func
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -164,6 +166,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_actor_seq", "actor_id", "seq"),
         Index("ix_audit_events_target_seq", "target_id", "seq"),
         Index("ix_audit_events_outcome_seq", "outcome", "seq"),
+        Index("ix_audit_events_target_label_lower", func.lower(text("target_label"))),
     )
 
 
