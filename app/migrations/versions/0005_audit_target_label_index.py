@@ -22,6 +22,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_events_target_label_lower", "audit_events", [sa.text("lower(target_label)")]
     )
+    # PostgreSQL keeps no statistics for an expression until ANALYZE; without them the planner
+    # walks the whole log backwards instead of using the index.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE audit_events")
 
 
 def downgrade() -> None:
