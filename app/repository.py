@@ -8,16 +8,23 @@ with ``casefold()`` of the value, folded by the database on both sides.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
+from collections.abc import Hashable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from threading import Lock
 from typing import Any
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Connection
+from sqlalchemy import Select
+from sqlalchemy import String
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import case
@@ -39,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from app import catalog
 from app.db import casefold
+from app.db import json_rows
 from app.db import utcnow
 from app.errors import ConflictError
 from app.errors import InvalidFilterError
@@ -91,13 +99,40 @@ def _nullable(expr: Any) -> bool:
     return bool(getattr(column, "nullable", True))
 
 
-def _compare(expr: Any, op: str, value: Any, *, fold_value: bool, sql_fold: bool = False
-             ) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class _BindRule:
+    """How one filter value becomes its bound parameter: checked, casefolded to meet a stored
+    key (``fold``), and made a LIKE pattern for ``co``/``sw``/``ew``."""
+
+    op: str
+    fold: bool
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidFilterError("a filter value may not contain NUL (\\u0000)")
+        if self.fold:
+            value = fold(value)
+        if self.op in _LIKE:
+            value = _LIKE[self.op].format(_like_escape(value))
+        return value
+
+
+_LIKE = {"co": "%{}%", "sw": "{}%", "ew": "%{}"}
+
+
+def _compare(binds: list[_BindRule | None], expr: Any, op: str, value: Any, *, fold_value: bool,
+             sql_fold: bool = False) -> ColumnElement[bool]:
     """Compile ``expr op value`` so that an absent value never matches (NULL-safe under NOT).
+
+    The value becomes the bound parameter ``v<n>``, n being this comparison's place among the
+    criteria's comparisons; its rule goes to ``binds[n]`` (None: the value is not bound), so a
+    statement compiled once serves every filter of the same shape (see ``_prepare``).
 
     ``fold_value``: ``expr`` is case-insensitive; the value is casefolded in Python to meet a
     stored key, or, with ``sql_fold``, by the database's ``casefold()`` as ``expr`` is.
     """
+    name = f"v{len(binds)}"
+    binds.append(None)
     if op == "pr":
         present: ColumnElement[bool] = expr.is_not(None)
         return and_(present, expr != literal("")) if fold_value else present
@@ -109,26 +144,25 @@ def _compare(expr: Any, op: str, value: Any, *, fold_value: bool, sql_fold: bool
             present = expr.is_not(None)
             return present
         raise InvalidFilterError(f"'{op}' cannot compare with null")
-    if isinstance(value, str) and "\x00" in value:
-        raise InvalidFilterError("a filter value may not contain NUL (\\u0000)")
     sql_fold = sql_fold and fold_value and isinstance(value, str)
-    if isinstance(value, str) and fold_value and not sql_fold:
-        value = fold(value)
-    if op in {"co", "sw", "ew"}:
-        if not isinstance(value, str):
-            raise InvalidFilterError(f"'{op}' needs a string value")
-        pattern = _like_escape(value)
-        pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op]
-        rhs: Any = casefold(literal(pattern)) if sql_fold else pattern
+    rule = _BindRule(op, isinstance(value, str) and fold_value and not sql_fold)
+    if op in _LIKE and not isinstance(value, str):
+        raise InvalidFilterError(f"'{op}' needs a string value")
+    binds[-1] = rule
+    if op in _LIKE:
+        pattern: Any = bindparam(name, rule.value(value), type_=String())
+        rhs: Any = casefold(pattern) if sql_fold else pattern
         return and_(expr.is_not(None), expr.like(rhs, escape="\\"))
+    param: Any = bindparam(name, rule.value(value),
+                           type_=String() if sql_fold else expr.type)
     if sql_fold:
-        value = casefold(literal(value))
+        param = casefold(param)
     if op == "eq":
-        return and_(expr.is_not(None), expr == value) if _nullable(expr) else expr == value
+        return and_(expr.is_not(None), expr == param) if _nullable(expr) else expr == param
     if op == "ne":
-        return or_(expr.is_(None), expr != value)
-    comparators = {"gt": expr > value, "ge": expr >= value, "lt": expr < value,
-                   "le": expr <= value}
+        return or_(expr.is_(None), expr != param)
+    comparators = {"gt": expr > param, "ge": expr >= param, "lt": expr < param,
+                   "le": expr <= param}
     if op not in comparators:
         raise InvalidFilterError(f"unknown operator '{op}'")
     return and_(expr.is_not(None), comparators[op])
@@ -163,6 +197,8 @@ class _Compiler:
 
     def __init__(self, kind: catalog.ResourceKind) -> None:
         self.kind = kind
+        # One entry per comparison compiled, in order: how its value is bound (``_compare``).
+        self.binds: list[_BindRule | None] = []
 
     def compile(self, criteria: Criteria) -> ColumnElement[bool]:
         if isinstance(criteria, And):
@@ -174,6 +210,12 @@ class _Compiler:
         if isinstance(criteria, ValuePath):
             return self.value_path(criteria)
         return self.compare(criteria)
+
+    def term(self, expr: Any, cmp: Compare, *, fold_value: bool, sql_fold: bool = False
+             ) -> ColumnElement[bool]:
+        """Compile one comparison of ``expr`` (see ``_compare``)."""
+        return _compare(self.binds, expr, cmp.op, cmp.value, fold_value=fold_value,
+                        sql_fold=sql_fold)
 
     def resolve(self, path: str) -> catalog.Path:
         resolved = catalog.resolve(self.kind, path)
@@ -190,7 +232,7 @@ class _Compiler:
         target = self.singular(resolved)
         if target.expr is None:
             raise InvalidFilterError(f"'{cmp.path}' cannot be filtered on")
-        return _compare(target.expr, cmp.op, cmp.value, fold_value=target.fold,
+        return self.term(target.expr, cmp, fold_value=target.fold,
                         sql_fold=target.sql_fold)
 
     def singular(self, path: catalog.Path) -> _Target:  # pragma: no cover - overridden
@@ -253,7 +295,7 @@ class _UserCompiler(_Compiler):
             target = _Target(UserValue.value_key, True)
         else:
             target = _json_leaf(UserValue.data, [sub.name], sub)
-        return _compare(target.expr, where.op, where.value, fold_value=target.fold,
+        return self.term(target.expr, where, fold_value=target.fold,
                         sql_fold=target.sql_fold)
 
     def _groups(self, where: Criteria) -> ColumnElement[bool]:
@@ -265,9 +307,9 @@ class _UserCompiler(_Compiler):
         if isinstance(where, ValuePath) or where.path.casefold() not in {"value", "display"}:
             raise InvalidFilterError("only groups.value and groups.display can be filtered on")
         if where.path.casefold() == "value":
-            cond = _compare(Membership.group_id, where.op, where.value, fold_value=False)
+            cond = self.term(Membership.group_id, where, fold_value=False)
             return exists().where(Membership.member_id == User.id, cond)
-        cond = _compare(Group.display_name_key, where.op, where.value, fold_value=True)
+        cond = self.term(Group.display_name_key, where, fold_value=True)
         return exists().where(Membership.member_id == User.id, Membership.group_id == Group.id,
                               cond)
 
@@ -303,14 +345,12 @@ class _GroupCompiler(_Compiler):
             raise InvalidFilterError("value paths cannot nest")
         name = where.path.casefold()
         if name == "value":
-            return _compare(Membership.member_id, where.op, where.value, fold_value=False)
+            return self.term(Membership.member_id, where, fold_value=False)
         if name == "type":
-            return _compare(Membership.member_type, where.op, where.value, fold_value=False)
+            return self.term(Membership.member_type, where, fold_value=False)
         raise InvalidFilterError("only members.value and members.type can be filtered on")
 
 
-USER_COMPILER = _UserCompiler()
-GROUP_COMPILER = _GroupCompiler()
 
 
 # The stable tie-breaker of every list (import paging needs the same order on every page).
@@ -349,26 +389,143 @@ def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
     return terms + _TIE_BREAK[model]
 
 
-def _paged(session: Session, model: Any, where: ColumnElement[bool], order: list[Any],
-           page: Page) -> tuple[int, list[Any]]:
-    """Return (total matches, one page of rows).
+@dataclass(frozen=True)
+class _Prepared:
+    """The statements of one search shape, with the rules that bind a filter's values."""
+
+    page: Select[Any]
+    count: Select[Any]
+    binds: tuple[_BindRule | None, ...]
+
+    def params(self, values: list[Any]) -> dict[str, Any]:
+        return {f"v{n}": rule.value(values[n])
+                for n, rule in enumerate(self.binds) if rule is not None}
+
+
+def _shape(criteria: Criteria, values: list[Any]) -> Hashable:
+    """Return what the SQL of ``criteria`` depends on: everything but the compared values, which
+    are appended to ``values`` in the order the compiler meets them (only whether a value is
+    null, and its type, change the SQL)."""
+    if isinstance(criteria, Compare):
+        values.append(criteria.value)
+        value = criteria.value
+        return (criteria.path, criteria.op, None if value is None else type(value))
+    if isinstance(criteria, And | Or):
+        return (type(criteria), tuple(_shape(item, values) for item in criteria.items))
+    if isinstance(criteria, Not):
+        return (Not, _shape(criteria.item, values))
+    return (ValuePath, criteria.path, _shape(criteria.where, values))
+
+
+class _StatementCache:
+    """Search statements by shape, least recently used dropped first.
+
+    Building a statement and its cache key costs more than running an indexed lookup; IdPs
+    send the same few shapes (``userName eq "..."``) with new values, so a shape is compiled
+    once per process. Only SQL is kept here, never data: nothing can go stale.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, _Prepared] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: Hashable, build: Callable[[], _Prepared]) -> _Prepared:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        prepared = build()  # outside the lock; a race builds a shape twice, harmlessly
+        with self._lock:
+            self._entries[key] = prepared
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return prepared
+
+
+_STATEMENTS = _StatementCache(512)
+
+
+# Each user's direct groups, folded into a users page as one JSON column (``query_users``).
+_GROUPS_COLUMN = (
+    select(json_rows(Group.id, Group.display_name, Group.display_name_key))
+    .select_from(Membership)
+    .join(Group, Group.id == Membership.group_id)
+    .where(Membership.member_id == User.id)
+    .scalar_subquery()
+    .label("groups_json")
+)
+
+
+def _prepare(model: Any, compiler: _Compiler, criteria: Criteria | None, sort: Sort | None,
+             extra: tuple[Any, ...]) -> _Prepared:
+    where = compiler.compile(criteria) if criteria is not None else true()
+    order = _order(compiler, model, sort)
+    page = (select(model.__table__, *extra).where(where).order_by(*order)
+            .offset(bindparam("page_offset")).limit(bindparam("page_limit")))
+    count = select(func.count()).select_from(model).where(where)
+    return _Prepared(page, count, tuple(compiler.binds))
+
+
+def _search(conn: Connection, model: Any, compiler: Callable[[], _Compiler],
+            criteria: Criteria | None, sort: Sort | None, page: Page,
+            extra: tuple[Any, ...] = ()) -> tuple[int, list[Any]]:
+    """Return (total matches, one page of rows: the table's columns by name, then ``extra``).
 
     The page is read first; when it starts at the beginning and is not full, its length is the
     total, so the usual IdP lookup (``userName eq``) costs one statement instead of two.
     """
+    values: list[Any] = []
+    key = (model, _shape(criteria, values) if criteria is not None else None, sort, extra)
+    prepared = _STATEMENTS.get(key, lambda: _prepare(model, compiler(), criteria, sort, extra))
+    params = prepared.params(values)
     # A startIndex past any table size returns nothing; clamp it so it stays a 64-bit integer.
     offset, limit = min(max(page.start, 1) - 1, MAX_OFFSET), max(page.count, 0)
     rows: list[Any] = []
     if limit:
         # Plain rows, not ORM objects: a list is rendered and thrown away, and the identity
         # map's bookkeeping is a third of a lookup's cost. Rows carry the same attribute names.
-        rows = list(session.connection().execute(
-            select(model.__table__).where(where).order_by(*order).offset(offset).limit(limit)
-        ))
+        rows = list(conn.execute(prepared.page,
+                                 {**params, "page_offset": offset, "page_limit": limit}))
         if offset == 0 and len(rows) < limit:
             return len(rows), rows
-    total = session.execute(select(func.count()).select_from(model).where(where)).scalar_one()
+    total = conn.execute(prepared.count, params).scalar_one()
     return int(total), rows
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of a user search: rows of ``users`` columns by name, and, when asked for, each
+    user's direct groups as (group id, displayName) in displayName order."""
+
+    total: int
+    rows: list[Any]
+    groups: dict[str, list[tuple[str, str]]] | None
+
+
+def query_users(conn: Connection, criteria: Criteria | None, sort: Sort | None, page: Page,
+                 *, with_groups: bool = False) -> UserPage:
+    """Search users in one statement (two when a later page needs its total counted).
+
+    A read path on a plain connection: searches are the IdPs' hottest request.
+    """
+    extra = (_GROUPS_COLUMN,) if with_groups else ()
+    total, rows = _search(conn, User, _UserCompiler, criteria, sort, page, extra)
+    if not with_groups:
+        return UserPage(total, rows, None)
+    groups = {
+        row.id: [(gid, name) for gid, name, _key in sorted(row.groups_json or (),
+                                                            key=lambda g: g[2])]
+        for row in rows
+    }
+    return UserPage(total, rows, groups)
+
+
+def query_groups(conn: Connection, criteria: Criteria | None, sort: Sort | None,
+                  page: Page) -> tuple[int, list[Any]]:
+    """Return (total matches, one page of group rows: ``groups`` columns by name)."""
+    return _search(conn, Group, _GroupCompiler, criteria, sort, page)
 
 
 @dataclass(frozen=True)
@@ -446,14 +603,6 @@ class UserRepository:
                 self.session.flush()
         except IntegrityError:
             raise ConflictError("this identity is already linked") from None
-
-    def search(
-        self, criteria: Criteria | None, sort: Sort | None, page: Page
-    ) -> tuple[int, list[Any]]:
-        """Return (total matches, one page of user rows: ``users`` columns by name)."""
-        where = USER_COMPILER.compile(criteria) if criteria is not None else true()
-        order = _order(USER_COMPILER, User, sort)
-        return _paged(self.session, User, where, order, page)
 
     def add(self, user: User) -> None:
         """Insert a user; a taken userName raises ``ConflictError``."""
@@ -548,14 +697,6 @@ class GroupRepository:
         return self.session.execute(
             select(Group).where(Group.display_name_key == fold(display_name))
         ).scalar_one_or_none()
-
-    def search(
-        self, criteria: Criteria | None, sort: Sort | None, page: Page
-    ) -> tuple[int, list[Any]]:
-        """Return (total matches, one page of group rows: ``groups`` columns by name)."""
-        where = GROUP_COMPILER.compile(criteria) if criteria is not None else true()
-        order = _order(GROUP_COMPILER, Group, sort)
-        return _paged(self.session, Group, where, order, page)
 
     def add(self, group: Group) -> None:
         """Insert a group; a taken displayName raises ``ConflictError``."""
