@@ -10,7 +10,7 @@ from flask import Flask
 
 from app.audit import Actor
 from app.db import get_db
-from app.db import request_session
+from app.db import request_connection
 from app.tokens import TokenInfo
 from app.tokens import verify_token
 
@@ -31,7 +31,7 @@ def bearer(app: Flask, authorization: str | None, scope: str) -> TokenInfo:
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise AuthError(401, "the Authorization header must be 'Bearer <token>'")
-    info = verify_token(get_db(app), credentials.strip(), session=request_session(app))
+    info = verify_token(get_db(app), credentials.strip(), connection=request_connection(app))
     if info is None:
         raise AuthError(401, "the token is not valid (unknown, revoked or malformed)")
     if scope not in info.scopes:

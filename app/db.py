@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import Flask
 from flask import g
+from sqlalchemy import JSON
+from sqlalchemy import Connection
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
 from sqlalchemy import String
@@ -76,6 +78,28 @@ def _casefold_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"fd_casefold({compiler.process(element.clauses, **kw)})"
 
 
+class json_rows(GenericFunction[Any]):  # noqa: N801 - a SQL function, named like one
+    """``json_rows(a, b, ...)``: aggregate the rows of a subquery into one JSON array of arrays
+    (``[[a, b], ...]``), so a page can carry each row's children in the same statement.
+
+    No rows give ``[]`` on SQLite and NULL on PostgreSQL; the order of the rows is unspecified.
+    """
+
+    type = JSON()
+    name = "json_rows"
+    inherit_cache = True
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
 def _sqlite_casefold(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
@@ -128,15 +152,22 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+
+def _begin_with(engine: Engine, statement: str) -> Engine:
+    """Open this engine's SQLite transactions with ``statement`` (``BEGIN IMMEDIATE`` takes the
+    write lock up front, so two writers queue instead of deadlocking when both upgrade a read
+    lock; a plain ``BEGIN`` gives a snapshot across statements).
+
+    The listener goes on the derived engine only: reads on the base engine run in autocommit
+    (each SELECT sees the latest commit, as on PostgreSQL's READ COMMITTED) and, with no
+    connection events on it, skip SQLAlchemy's event dispatch on every statement.
+    """
+
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
-        # Reads run in autocommit (each SELECT sees the latest commit, as on PostgreSQL's READ
-        # COMMITTED); writes take the write lock up front.
-        options = conn.get_execution_options()
-        if options.get(WRITE_OPTION, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif options.get(SNAPSHOT_OPTION, False):
-            conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql(statement)
+
+    return engine
 
 
 class Database:
@@ -148,13 +179,15 @@ class Database:
         self.dialect = self.engine.dialect.name
         self.read_session = sessionmaker(self.engine, expire_on_commit=False)
         write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        if self.dialect == "sqlite":
+            _begin_with(write_engine, "BEGIN IMMEDIATE")
         self.write_session = sessionmaker(write_engine, expire_on_commit=False)
         # One consistent view across many statements (verifying the audit chain while writers
         # append): a deferred transaction on SQLite, REPEATABLE READ on PostgreSQL.
         snapshot_engine = (
             self.engine.execution_options(isolation_level="REPEATABLE READ")
             if self.dialect == "postgresql"
-            else self.engine.execution_options(**{SNAPSHOT_OPTION: True})
+            else _begin_with(self.engine.execution_options(**{SNAPSHOT_OPTION: True}), "BEGIN")
         )
         self.snapshot_session = sessionmaker(snapshot_engine, expire_on_commit=False)
         # Where committed audit events are also appended as JSON lines ("" = nowhere).
@@ -171,22 +204,36 @@ def init_app(app: Flask, url: str) -> Database:
     app.extensions["frontdesk.db"] = db
 
     @app.teardown_appcontext
-    def _close_request_session(_exc: BaseException | None) -> None:
+    def _close_request_reads(_exc: BaseException | None) -> None:
         session = g.pop("frontdesk_read_session", None)
         if session is not None:
             session.close()
+        connection = g.pop("frontdesk_read_connection", None)
+        if connection is not None:
+            connection.close()
 
     return db
 
 
-def request_session(app: Flask) -> Session:
-    """Return this request's read session (one connection for the token check and the reads).
+def request_connection(app: Flask) -> Connection:
+    """Return this request's read connection (closed at teardown).
 
-    Writes never use it: they go through a ``UnitOfWork`` on the write session.
+    The token check and the searches run plain statements on it: an ORM session costs more
+    than the indexed lookup itself on the hot path (``userName eq``). Writes never use it: they
+    go through a ``UnitOfWork`` on the write session.
     """
+    connection: Connection | None = g.get("frontdesk_read_connection")
+    if connection is None:
+        connection = g.frontdesk_read_connection = get_db(app).engine.connect()
+    return connection
+
+
+def request_session(app: Flask) -> Session:
+    """Return this request's ORM read session, on the request's read connection."""
     session: Session | None = g.get("frontdesk_read_session")
     if session is None:
-        session = g.frontdesk_read_session = get_db(app).read_session()
+        session = g.frontdesk_read_session = get_db(app).read_session(
+            bind=request_connection(app))
     return session
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
@@ -93,15 +94,15 @@ _BY_PREFIX = select(
 
 
 def verify_token(db: Database, presented: str, *, now: datetime | None = None,
-                 session: Session | None = None) -> TokenInfo | None:
+                 connection: Connection | None = None) -> TokenInfo | None:
     """Return the token's identity when ``presented`` is a live token, else None."""
     match = TOKEN_RE.match(presented)
     if match is None:
         return None
     prefix, secret = match.groups()
     # Core on a bare connection: this runs on every API request, the ORM adds nothing here.
-    if session is not None:
-        row = session.connection().execute(_BY_PREFIX, {"prefix": prefix}).first()
+    if connection is not None:
+        row = connection.execute(_BY_PREFIX, {"prefix": prefix}).first()
     else:
         with db.engine.connect() as conn:
             row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()

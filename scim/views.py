@@ -24,12 +24,15 @@ from app.catalog import GROUP_KIND
 from app.catalog import USER_KIND
 from app.catalog import ResourceKind
 from app.db import get_db
+from app.db import request_connection
 from app.db import request_session
 from app.query import Criteria
 from app.query import Page
 from app.query import Sort
 from app.repository import GroupRepository
 from app.repository import UserRepository
+from app.repository import query_groups
+from app.repository import query_users
 from app.uow import UnitOfWork
 from app.uow import run
 from app.web import request_info
@@ -167,15 +170,12 @@ def write(work: Callable[[UnitOfWork], T]) -> T:
     return run(get_db(current_app), request_info(), work)
 
 
-def _arg(name: str) -> str | None:
-    """Read a query parameter by name, case-insensitively (Microsoft varies the case)."""
-    if name in request.args:
-        return request.args.get(name)
-    folded = name.casefold()
-    for key in request.args:
-        if key.casefold() == folded:
-            return request.args.get(key)
-    return None
+def _args() -> dict[str, str]:
+    """The query parameters by casefolded name, first value wins (Microsoft varies the case)."""
+    args: dict[str, str] = {}
+    for key, value in request.args.items():
+        args.setdefault(key.casefold(), value)
+    return args
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -199,18 +199,20 @@ def _projection(kind: ResourceKind, params: dict[str, Any]) -> Projection:
 
 def query_params() -> dict[str, Any]:
     """Read list parameters from the query string into SearchRequest form."""
+    args = _args()
     params: dict[str, Any] = {}
     for name in ("filter", "sortBy", "sortOrder", "startIndex", "count"):
-        value = _arg(name)
+        value = args.get(name.casefold())
         if value is not None:
             params[name] = value
     for name in ("attributes", "excludedAttributes"):
-        params[name] = _csv(_arg(name))
+        params[name] = _csv(args.get(name.casefold()))
     return params
 
 
 def single_params() -> dict[str, Any]:
-    return {name: _csv(_arg(name)) for name in ("attributes", "excludedAttributes")}
+    args = _args()
+    return {name: _csv(args.get(name.casefold())) for name in ("attributes", "excludedAttributes")}
 
 
 # --- listing -----------------------------------------------------------------------------
@@ -247,22 +249,20 @@ def _search(kind: ResourceKind, params: dict[str, Any]) -> tuple[int, list[dict[
     page = _page(params)
     shape = _projection(kind, params)
     base = base_url()
-    with reads() as session:
-        if kind is USER_KIND:
-            users = UserRepository(session)
-            total, rows = users.search(criteria, sort, page)
-            groups = users.groups_of([u.id for u in rows]) if shape.wants("groups") else None
-            return total, [
-                shape.apply(user_resource(u, base, groups[u.id] if groups else None))
-                for u in rows
-            ]
-        repo = GroupRepository(session)
-        total, group_rows = repo.search(criteria, sort, page)
-        members = repo.members([g.id for g in group_rows]) if shape.wants("members") else None
-        return total, [
-            shape.apply(group_resource(gr, base, members[gr.id] if members else None))
-            for gr in group_rows
+    conn = request_connection(current_app)
+    if kind is USER_KIND:
+        found = query_users(conn, criteria, sort, page, with_groups=shape.wants("groups"))
+        groups = found.groups
+        return found.total, [
+            shape.apply(user_resource(u, base, groups[u.id] if groups is not None else None))
+            for u in found.rows
         ]
+    total, group_rows = query_groups(conn, criteria, sort, page)
+    if not shape.wants("members"):
+        return total, [shape.apply(group_resource(gr, base, None)) for gr in group_rows]
+    with reads() as session:
+        members = GroupRepository(session).members([g.id for g in group_rows])
+    return total, [shape.apply(group_resource(gr, base, members[gr.id])) for gr in group_rows]
 
 
 def list_body(total: int, resources: list[dict[str, Any]], start: int) -> dict[str, Any]:

@@ -126,6 +126,21 @@ def test_a_list_without_groups_never_reads_memberships(scim: ScimClient, db: Dat
     assert not [s for s in seen if "memberships" in s.lower()]
 
 
+def test_a_user_name_lookup_is_the_token_check_and_one_statement(scim: ScimClient,
+                                                                 db: Database) -> None:
+    """The IdPs' hottest request (before every create): the user and their groups come in one
+    statement, whatever the filter's value; only the token check runs beside it."""
+    ids = bulk_users(db, "u", 3, groups=2)
+    scim.get("/Users")
+    for i in range(3):
+        seen = _real(cost(db, lambda i=i: scim.get(f'/Users?filter=userName eq "u{i:04d}"')))
+        assert len(seen) == 2, seen
+        assert "api_tokens" in seen[0]
+    body = scim.get('/Users?filter=userName eq "U0002"').json
+    assert [r["id"] for r in body["Resources"]] == [ids[2]]
+    assert [g["display"] for g in body["Resources"][0]["groups"]] == ["u-group-0", "u-group-1"]
+
+
 _FROM_MEMBERSHIPS = re.compile(r"\bfrom\s+memberships\b", re.IGNORECASE)
 
 

@@ -396,6 +396,48 @@ def test_attributes_on_lists(scim: ScimClient, people: People) -> None:
     assert [g["display"] for g in with_groups["Resources"][0]["groups"]] == ["Admins"]
 
 
+def test_groups_on_lists_are_complete_and_in_display_name_order(scim: ScimClient,
+                                                                people: People) -> None:
+    """A list folds each user's groups into its one statement; they read as GET /Users/{id}
+    reads them, in displayName order (case-insensitive), and a user in none has no groups."""
+    for name in ("beta", "Alpha", "gamma"):
+        assert scim.post("/Groups", json={"displayName": name, "members": [
+            {"value": people.ids[ALICE]}, {"value": people.ids[DAVE]}]}).status_code == 201
+    body = listing(scim, sortBy="userName")
+    by_name = {r["userName"]: r for r in body["Resources"]}
+    assert [g["display"] for g in by_name[ALICE]["groups"]] == ["Admins", "Alpha", "beta",
+                                                                 "gamma"]
+    assert [g["display"] for g in by_name[DAVE]["groups"]] == ["Alpha", "beta", "gamma"]
+    assert [g["display"] for g in by_name[CAROL]["groups"]] == ["Staff"]
+    for resource in body["Resources"]:
+        alone = scim.get(f"/Users/{resource['id']}").json
+        assert resource.get("groups") == alone.get("groups")
+        assert all(g["type"] == "direct" and g["$ref"].endswith(f"/Groups/{g['value']}")
+                   for g in resource.get("groups", []))
+    assert scim.delete(f"/Groups/{people.groups['Staff']}").status_code == 204
+    assert "groups" not in listing(scim, filter=f'userName eq "{CAROL}"')["Resources"][0]
+
+
+def test_filters_of_one_shape_bind_their_own_values(scim: ScimClient, people: People) -> None:
+    """Filters of one shape share a compiled statement; every value still binds, and is
+    checked, afresh."""
+    for name in (ALICE, BOB.upper(), CAROL, DAVE, "nobody", ALICE):
+        expected = [] if name == "nobody" else [
+            n for n in (ALICE, BOB, CAROL, DAVE) if n.casefold() == name.casefold()]
+        assert found(scim, f'userName eq "{name}"') == expected
+    shape = 'userName eq "{}" or emails[type eq "{}" and value co "{}"]'
+    assert found(scim, shape.format(DAVE, "home", "bob")) == [BOB, DAVE]
+    assert found(scim, shape.format(ALICE, "work", "carol")) == [ALICE, CAROL]
+    assert found(scim, shape.format("x", "work", "%")) == []
+    assert found(scim, 'title eq "Engineer"') == [ALICE]
+    assert found(scim, "title eq null") == [CAROL, DAVE]
+    assert found(scim, 'title eq "Manager"') == [BOB]
+    assert found(scim, 'meta.created gt "2000-01-01T00:00:00Z"') == sorted(people.ids)
+    assert found(scim, 'meta.created gt "2999-01-01T00:00:00Z"') == []
+    error = filter_error(scim, 'userName eq "a\\u0000b"')
+    assert "NUL" in error["detail"]
+
+
 def test_excluded_attributes_on_lists(scim: ScimClient, people: People) -> None:
     body = listing(scim, excludedAttributes="emails,name,groups", filter='userName sw "a"')
     resource = body["Resources"][0]
