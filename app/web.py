@@ -8,6 +8,8 @@ import re
 import sys
 import time
 import uuid
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -15,6 +17,9 @@ from flask import Response
 from flask import g
 from flask import jsonify
 from flask import request
+from flask.sessions import SecureCookieSession
+from flask.sessions import SecureCookieSessionInterface
+from flask.wrappers import Request
 
 from app.audit import RequestInfo
 from app.db import get_db
@@ -29,7 +34,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -60,8 +65,20 @@ def request_info() -> RequestInfo:
     )
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signing machinery for requests that carry no
+    cookie at all: every API call (SCIM, audit) would otherwise build a serializer for nothing.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Install the request hooks and the health endpoints."""
+    app.session_interface = CookieSessionInterface()
 
     @app.before_request
     def _start() -> None:
@@ -71,18 +88,21 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
+        state = g._get_current_object()  # one context lookup, not one per field
+        request_id = state.get("request_id")
+        response.headers["X-Request-Id"] = request_id or ""
         if log.isEnabledFor(logging.INFO):
             # Identifiers only: never bodies, tokens or assertions.
+            environ = request.environ
             log.info("request", extra={"fields": {
-                "request_id": g.get("request_id"),
-                "method": request.method,
+                "request_id": request_id,
+                "method": environ.get("REQUEST_METHOD"),
                 "path": request.path,
                 "status": response.status_code,
-                "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
-                            2),
-                "ip": request.remote_addr,
-                "actor": g.get("actor_label"),
+                "ms": round((time.perf_counter() - state.get("started", time.perf_counter()))
+                            * 1000, 2),
+                "ip": environ.get("REMOTE_ADDR"),
+                "actor": state.get("actor_label"),
             }})
         return response
 

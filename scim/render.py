@@ -57,12 +57,24 @@ class Projection:
         return out
 
 
-def _on_request(kind: ResourceKind, key: str) -> set[str]:
+def _on_request(kind: ResourceKind, key: str) -> frozenset[str]:
     """The sub-attributes of top-level ``key`` that are returned only on request."""
-    attr = kind.top(key)
-    if attr is None:
-        return set()
-    return {s.name for s in attr.sub_attributes if s.returned == "request"}
+    return _ON_REQUEST[kind.name].get(key.casefold(), frozenset())
+
+
+def _returned_on_request(kind: ResourceKind) -> dict[str, frozenset[str]]:
+    """Per casefolded top-level attribute name, its sub-attributes returned only on request
+    (worked out once: every resource of a list asks for every key)."""
+    found: dict[str, frozenset[str]] = {}
+    for attr in (*kind.core.attributes, *catalog.COMMON):
+        hidden = frozenset(s.name for s in attr.sub_attributes if s.returned == "request")
+        if hidden:
+            found.setdefault(attr.name.casefold(), hidden)
+    return found
+
+
+_ON_REQUEST = {kind.name: _returned_on_request(kind)
+               for kind in (catalog.USER_KIND, catalog.GROUP_KIND)}
 
 
 def _keep(value: Any, subs: set[str]) -> Any:
@@ -73,7 +85,7 @@ def _keep(value: Any, subs: set[str]) -> Any:
     return value
 
 
-def _drop(value: Any, subs: set[str]) -> Any:
+def _drop(value: Any, subs: set[str] | frozenset[str]) -> Any:
     if isinstance(value, list):
         return [_drop(v, subs) for v in value]
     if isinstance(value, dict):
