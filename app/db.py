@@ -193,6 +193,19 @@ class Database:
         # Where committed audit events are also appended as JSON lines ("" = nowhere).
         self.audit_log_file = ""
 
+    def read_connection(self) -> Connection:
+        """Return a connection for a request's reads, in autocommit.
+
+        On PostgreSQL that saves the BEGIN and ROLLBACK round trips around a request's few
+        SELECTs, each of which sees the latest commit just as under READ COMMITTED; SQLite
+        reads run in autocommit already. Set per connection, not with an engine option, which
+        would put an event listener on every statement.
+        """
+        connection = self.engine.connect()
+        if self.dialect == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     def dispose(self) -> None:
         """Close every pooled connection (after fork, or at shutdown)."""
         self.engine.dispose()
@@ -224,7 +237,7 @@ def request_connection(app: Flask) -> Connection:
     """
     connection: Connection | None = g.get("frontdesk_read_connection")
     if connection is None:
-        connection = g.frontdesk_read_connection = get_db(app).engine.connect()
+        connection = g.frontdesk_read_connection = get_db(app).read_connection()
     return connection
 
 

@@ -458,11 +458,20 @@ _GROUPS_COLUMN = (
 )
 
 
+# What a page's rows carry: the columns a SCIM resource is rendered from, no more (every
+# column costs decoding on every row).
+_RENDERED: dict[Any, tuple[Any, ...]] = {
+    model: tuple(model.__table__.c[name] for name in (
+        "id", "external_id", *names, "version", "created_at", "updated_at"))
+    for model, names in ((User, ("user_name", "active", "doc")), (Group, ("display_name",)))
+}
+
+
 def _prepare(model: Any, compiler: _Compiler, criteria: Criteria | None, sort: Sort | None,
              extra: tuple[Any, ...]) -> _Prepared:
     where = compiler.compile(criteria) if criteria is not None else true()
     order = _order(compiler, model, sort)
-    page = (select(model.__table__, *extra).where(where).order_by(*order)
+    page = (select(*_RENDERED[model], *extra).where(where).order_by(*order)
             .offset(bindparam("page_offset")).limit(bindparam("page_limit")))
     count = select(func.count()).select_from(model).where(where)
     return _Prepared(page, count, tuple(compiler.binds))
@@ -471,7 +480,7 @@ def _prepare(model: Any, compiler: _Compiler, criteria: Criteria | None, sort: S
 def _search(conn: Connection, model: Any, compiler: Callable[[], _Compiler],
             criteria: Criteria | None, sort: Sort | None, page: Page,
             extra: tuple[Any, ...] = ()) -> tuple[int, list[Any]]:
-    """Return (total matches, one page of rows: the table's columns by name, then ``extra``).
+    """Return (total matches, one page of rows: the rendered columns by name, then ``extra``).
 
     The page is read first; when it starts at the beginning and is not full, its length is the
     total, so the usual IdP lookup (``userName eq``) costs one statement instead of two.
@@ -496,7 +505,7 @@ def _search(conn: Connection, model: Any, compiler: Callable[[], _Compiler],
 
 @dataclass(frozen=True)
 class UserPage:
-    """One page of a user search: rows of ``users`` columns by name, and, when asked for, each
+    """One page of a user search: rows of rendered ``users`` columns by name, and, if asked, each
     user's direct groups as (group id, displayName) in displayName order."""
 
     total: int
@@ -524,7 +533,7 @@ def query_users(conn: Connection, criteria: Criteria | None, sort: Sort | None, 
 
 def query_groups(conn: Connection, criteria: Criteria | None, sort: Sort | None,
                   page: Page) -> tuple[int, list[Any]]:
-    """Return (total matches, one page of group rows: ``groups`` columns by name)."""
+    """Return (total matches, one page of group rows: rendered ``groups`` columns by name)."""
     return _search(conn, Group, _GroupCompiler, criteria, sort, page)
 
 
