@@ -224,6 +224,25 @@ class CpuMeter:
         return {k: round(v, 2) for k, v in cores.items()}
 
 
+def merge(name: str, results: list[Result]) -> Result:
+    """One result of several measured windows of the same scenario (their requests pooled)."""
+    merged = Result(name)
+    for r in results:
+        merged.latencies_ms.extend(r.latencies_ms)
+        merged.elapsed += r.elapsed
+        merged.errors += r.errors
+        merged.first_error = merged.first_error or r.first_error
+        merged.exhausted = merged.exhausted or r.exhausted
+    seconds = sum(r.elapsed for r in results) or 1.0
+    merged.client_cpu = sum(r.client_cpu * r.elapsed for r in results) / seconds
+    metered = [r for r in results if r.cpu]
+    if metered:
+        keys = {key for r in metered for key in r.cpu or {}}
+        merged.cpu = {key: sum((r.cpu or {}).get(key, 0.0) * r.elapsed for r in metered)
+                      / (sum(r.elapsed for r in metered) or 1.0) for key in sorted(keys)}
+    return merged
+
+
 def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
         concurrency: int, warmup: float, duration: float, checked: int = 20,
         meter: CpuMeter | None = None, status_ok: Callable[[int], bool] | None = None
