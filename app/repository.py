@@ -353,16 +353,10 @@ class _GroupCompiler(_Compiler):
 
 
 
-# The stable tie-breaker of every list (import paging needs the same order on every page).
-_TIE_BREAK: dict[Any, list[Any]] = {
-    User: [User.created_at.asc(), User.id.asc()],
-    Group: [Group.created_at.asc(), Group.id.asc()],
-}
-
-
-def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
-    """Return ORDER BY terms; a stable tie-breaker (created, id) always comes last."""
-    terms: list[Any] = []
+def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[tuple[Any, bool, bool]]:
+    """Return the sort keys as (expression, descending, nulls last); the stable tie-breaker
+    (created, id) always comes last, so import paging sees the same order on every page."""
+    keys: list[tuple[Any, bool, bool]] = []
     if sort is not None:
         resolved = compiler.resolve(sort.path)
         if resolved.attribute.multi_valued:
@@ -385,8 +379,17 @@ def _order(compiler: _Compiler, model: Any, sort: Sort | None) -> list[Any]:
             )
         else:
             expr = compiler.singular(resolved).expr
-        terms.append(expr.desc().nulls_last() if sort.descending else expr.asc().nulls_last())
-    return terms + _TIE_BREAK[model]
+        keys.append((expr, sort.descending, True))
+    return [*keys, (model.created_at, False, False), (model.id, False, False)]
+
+
+def _terms(keys: list[tuple[Any, bool, bool]]) -> list[Any]:
+    """ORDER BY terms of sort keys (see ``_order``)."""
+    terms = []
+    for expr, descending, nulls_last in keys:
+        term = expr.desc() if descending else expr.asc()
+        terms.append(term.nulls_last() if nulls_last else term)
+    return terms
 
 
 @dataclass(frozen=True)
@@ -447,15 +450,16 @@ class _StatementCache:
 _STATEMENTS = _StatementCache(512)
 
 
-# Each user's direct groups, folded into a users page as one JSON column (``query_users``).
-_GROUPS_COLUMN = (
-    select(json_rows(Group.id, Group.display_name, Group.display_name_key))
-    .select_from(Membership)
-    .join(Group, Group.id == Membership.group_id)
-    .where(Membership.member_id == User.id)
-    .scalar_subquery()
-    .label("groups_json")
-)
+def _groups_column(member_id: Any) -> Any:
+    """Each user's direct groups as one JSON column: ``[[id, displayName, key], ...]``."""
+    return (
+        select(json_rows(Group.id, Group.display_name, Group.display_name_key))
+        .select_from(Membership)
+        .join(Group, Group.id == Membership.group_id)
+        .where(Membership.member_id == member_id)
+        .scalar_subquery()
+        .label("groups_json")
+    )
 
 
 # What a page's rows carry: the columns a SCIM resource is rendered from, no more (every
@@ -468,26 +472,44 @@ _RENDERED: dict[Any, tuple[Any, ...]] = {
 
 
 def _prepare(model: Any, compiler: _Compiler, criteria: Criteria | None, sort: Sort | None,
-             extra: tuple[Any, ...]) -> _Prepared:
+             with_groups: bool) -> _Prepared:
     where = compiler.compile(criteria) if criteria is not None else true()
-    order = _order(compiler, model, sort)
-    page = (select(*_RENDERED[model], *extra).where(where).order_by(*order)
-            .offset(bindparam("page_offset")).limit(bindparam("page_limit")))
+    keys = _order(compiler, model, sort)
+    rendered = _RENDERED[model]
     count = select(func.count()).select_from(model).where(where)
+    if not with_groups:
+        page = (select(*rendered).where(where).order_by(*_terms(keys))
+                .offset(bindparam("page_offset")).limit(bindparam("page_limit")))
+        return _Prepared(page, count, tuple(compiler.binds))
+    # The page first, then the groups of its rows: the groups subquery runs on the page's rows
+    # only, and PostgreSQL keeps one generic plan for the statement instead of planning it
+    # anew on every execution (which a subquery beside LIMIT $n made it do: 0.4 ms against
+    # 0.16 ms a lookup).
+    inner = (
+        select(*rendered, *(expr.label(f"sort_{i}") for i, (expr, _, _) in enumerate(keys)))
+        .where(where).order_by(*_terms(keys))
+        .offset(bindparam("page_offset")).limit(bindparam("page_limit"))
+        .subquery("page")
+    )
+    outer_keys = [(inner.c[f"sort_{i}"], desc, nulls) for i, (_, desc, nulls) in enumerate(keys)]
+    page = (select(*(inner.c[c.name] for c in rendered), _groups_column(inner.c.id))
+            .order_by(*_terms(outer_keys)))
     return _Prepared(page, count, tuple(compiler.binds))
 
 
 def _search(conn: Connection, model: Any, compiler: Callable[[], _Compiler],
             criteria: Criteria | None, sort: Sort | None, page: Page,
-            extra: tuple[Any, ...] = ()) -> tuple[int, list[Any]]:
-    """Return (total matches, one page of rows: the rendered columns by name, then ``extra``).
+            with_groups: bool = False) -> tuple[int, list[Any]]:
+    """Return (total matches, one page of rows: the rendered columns by name, and
+    ``groups_json`` when ``with_groups``).
 
     The page is read first; when it starts at the beginning and is not full, its length is the
     total, so the usual IdP lookup (``userName eq``) costs one statement instead of two.
     """
     values: list[Any] = []
-    key = (model, _shape(criteria, values) if criteria is not None else None, sort, extra)
-    prepared = _STATEMENTS.get(key, lambda: _prepare(model, compiler(), criteria, sort, extra))
+    key = (model, _shape(criteria, values) if criteria is not None else None, sort, with_groups)
+    prepared = _STATEMENTS.get(key, lambda: _prepare(model, compiler(), criteria, sort,
+                                                     with_groups))
     params = prepared.params(values)
     # A startIndex past any table size returns nothing; clamp it so it stays a 64-bit integer.
     offset, limit = min(max(page.start, 1) - 1, MAX_OFFSET), max(page.count, 0)
@@ -519,8 +541,7 @@ def query_users(conn: Connection, criteria: Criteria | None, sort: Sort | None, 
 
     A read path on a plain connection: searches are the IdPs' hottest request.
     """
-    extra = (_GROUPS_COLUMN,) if with_groups else ()
-    total, rows = _search(conn, User, _UserCompiler, criteria, sort, page, extra)
+    total, rows = _search(conn, User, _UserCompiler, criteria, sort, page, with_groups)
     if not with_groups:
         return UserPage(total, rows, None)
     groups = {

@@ -63,7 +63,7 @@ def test_values_bind_in_the_order_the_compiler_meets_them() -> None:
         Compare("meta.created", "gt", datetime(2020, 1, 1, tzinfo=UTC)),
     ))
     prepared = repository._prepare(repository.User, repository._UserCompiler(), criteria, None,
-                                   ())
+                                   False)
     _, values = shape(criteria)
     # userName: a stored casefolded key, LIKE-escaped; title pr binds nothing; emails.type is
     # folded by the database; emails.value meets its stored key; dates bind as they are.
