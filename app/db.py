@@ -29,9 +29,6 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
-WRITE_OPTION = "frontdesk_write"
-SNAPSHOT_OPTION = "frontdesk_snapshot"
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Store timezone-aware UTC datetimes and always hand back aware ones (SQLite drops tz)."""
@@ -178,16 +175,18 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         self.read_session = sessionmaker(self.engine, expire_on_commit=False)
-        write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        # The engine of every write transaction (``write_session``, and bulk loads that bypass
+        # the ORM): it shares the pool; on SQLite it takes the write lock up front.
+        self.write_engine = self.engine.execution_options()
         if self.dialect == "sqlite":
-            _begin_with(write_engine, "BEGIN IMMEDIATE")
-        self.write_session = sessionmaker(write_engine, expire_on_commit=False)
+            _begin_with(self.write_engine, "BEGIN IMMEDIATE")
+        self.write_session = sessionmaker(self.write_engine, expire_on_commit=False)
         # One consistent view across many statements (verifying the audit chain while writers
         # append): a deferred transaction on SQLite, REPEATABLE READ on PostgreSQL.
         snapshot_engine = (
             self.engine.execution_options(isolation_level="REPEATABLE READ")
             if self.dialect == "postgresql"
-            else _begin_with(self.engine.execution_options(**{SNAPSHOT_OPTION: True}), "BEGIN")
+            else _begin_with(self.engine.execution_options(), "BEGIN")
         )
         self.snapshot_session = sessionmaker(snapshot_engine, expire_on_commit=False)
         # Where committed audit events are also appended as JSON lines ("" = nowhere).

@@ -51,7 +51,6 @@ from app import services
 from app.audit import canonical
 from app.audit import verify_chain
 from app.audit_query import encode_cursor
-from app.db import WRITE_OPTION
 from app.db import Database
 from app.models import AuditEvent
 from app.models import AuditHead
@@ -296,7 +295,7 @@ class Generator:
 def seed(db: Database) -> dict[str, Any]:
     """Append ``EVENTS - 1`` generated events to the (empty) chain, then the reader's token."""
     started = time.perf_counter()
-    write = db.engine.execution_options(**{WRITE_OPTION: True})
+    write = db.write_engine
     with write.begin() as conn:
         head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     count = EVENTS - 1 - head.seq
