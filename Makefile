@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 .DEFAULT_GOAL := help
 .PHONY: help install run serve test lint typecheck fmt bench clean demo
 
-# `make demo`: Frontdesk and the local DEMO IdP (jit/demo_idp.py); override on the command line.
+# `make demo`: Frontdesk and the local DEMO IdP (jit/demo/); override on the command line.
 DEMO_PORT     ?= 8000
 DEMO_IDP_PORT ?= 8001
 DEMO_IDP_DIR  ?= instance/demo-idp
@@ -36,9 +36,9 @@ run: $(STAMP) ## migrate the database and serve on http://127.0.0.1:8000 (gunico
 	$(BIN)/gunicorn -c config/gunicorn.conf.py
 
 demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can sign in; never in production)
-	$(BIN)/python -m jit.demo_idp $(DEMO_IDP_ARGS) --write-metadata-only
+	$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) --write-metadata-only
 	$(BIN)/frontdesk db upgrade
-	@$(BIN)/python -m jit.demo_idp $(DEMO_IDP_ARGS) & idp=$$!; \
+	@$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) & idp=$$!; \
 	trap 'kill $$idp 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	echo; \
 	echo "  Demo: open http://127.0.0.1:$(DEMO_IDP_PORT)/ (IdP-initiated sign-in)"; \
@@ -50,13 +50,15 @@ demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can 
 
 test: $(STAMP) ## lint, type-check and run the tests (adds PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the import-linter layering contracts (pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
-typecheck: $(STAMP) ## mypy --strict on app/, scim/filters.py, scim/patch.py
+typecheck: $(STAMP) ## mypy --strict on app/, scim/, jit/, config/
 	$(BIN)/mypy
 
 fmt: $(STAMP) ## ruff --fix

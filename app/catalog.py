@@ -257,6 +257,11 @@ GROUP = Schema(
     ),
 )
 
+# Multi-valued user attributes indexed one element a row in ``user_values`` (so that
+# ``emails[type eq "work"].value eq ...`` is an indexed EXISTS).
+INDEXED_MULTI = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
+                 "x509Certificates")
+
 # Attributes every resource has (RFC 7643 §3.1). They are not part of any schema's list.
 COMMON = (
     _s("id", "Unique identifier for the resource, assigned by the service provider.",

@@ -1,4 +1,4 @@
-"""Engine, sessions and the declarative base; one engine per app in ``app.extensions``.
+"""Engine, sessions and the declarative base.
 
 SQLite needs help to behave like a server database under several gunicorn workers: WAL so readers
 never wait for the writer, a busy timeout instead of instant "database is locked", foreign keys,
@@ -13,8 +13,6 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
-from flask import g
 from sqlalchemy import JSON
 from sqlalchemy import Connection
 from sqlalchemy import DateTime
@@ -24,7 +22,6 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
@@ -208,48 +205,3 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (after fork, or at shutdown)."""
         self.engine.dispose()
-
-
-def init_app(app: Flask, url: str) -> Database:
-    """Create the app's database handle and keep it in ``app.extensions``."""
-    db = Database(url)
-    app.extensions["frontdesk.db"] = db
-
-    @app.teardown_appcontext
-    def _close_request_reads(_exc: BaseException | None) -> None:
-        session = g.pop("frontdesk_read_session", None)
-        if session is not None:
-            session.close()
-        connection = g.pop("frontdesk_read_connection", None)
-        if connection is not None:
-            connection.close()
-
-    return db
-
-
-def request_connection(app: Flask) -> Connection:
-    """Return this request's read connection (closed at teardown).
-
-    The token check and the searches run plain statements on it: an ORM session costs more
-    than the indexed lookup itself on the hot path (``userName eq``). Writes never use it: they
-    go through a ``UnitOfWork`` on the write session.
-    """
-    connection: Connection | None = g.get("frontdesk_read_connection")
-    if connection is None:
-        connection = g.frontdesk_read_connection = get_db(app).read_connection()
-    return connection
-
-
-def request_session(app: Flask) -> Session:
-    """Return this request's ORM read session, on the request's read connection."""
-    session: Session | None = g.get("frontdesk_read_session")
-    if session is None:
-        session = g.frontdesk_read_session = get_db(app).read_session(
-            bind=request_connection(app))
-    return session
-
-
-def get_db(app: Flask) -> Database:
-    """Return the app's database handle."""
-    db: Database = app.extensions["frontdesk.db"]
-    return db

@@ -19,13 +19,13 @@ from typing import Any
 from typing import Literal
 
 from app import services
-from app.audit import Actor
-from app.audit import AuditAction
+from app.audit.events import Actor
+from app.audit.events import AuditAction
 from app.db import utcnow
 from app.errors import DomainError
 from app.models import Group
 from app.models import User
-from app.repository import fold
+from app.repository.common import fold
 from app.saml_store import RequestProblemError
 from app.saml_store import consume_assertion
 from app.saml_store import consume_request

@@ -15,16 +15,16 @@ from typing import Any
 from typing import Literal
 
 from app import catalog
-from app.audit import Actor
-from app.audit import AuditAction
+from app.audit.events import Actor
+from app.audit.events import AuditAction
 from app.db import utcnow
 from app.errors import InvalidInputError
 from app.errors import PreconditionFailedError
 from app.models import ApiToken
 from app.models import Group
 from app.models import User
-from app.repository import fold
-from app.repository import touch_groups
+from app.repository.accounts import touch_groups
+from app.repository.common import fold
 from app.uow import UnitOfWork
 
 MAX_NAME = 256
@@ -149,17 +149,13 @@ def apply_user_change(uow: UnitOfWork, user: User, new: Document,
     user.version += 1
     user.updated_at = utcnow()
     uow.users.save(user)
-    if any(k.split(".")[0] in _INDEXED for k in changes):
+    if any(k.split(".")[0] in catalog.INDEXED_MULTI for k in changes):
         uow.users.index_values(user, replace=True)
     uow.audit.record(action or _user_action(changes), actor=actor, target_kind="user",
                      target_id=user.id, target_label=user.user_name, changes=changes,
                      reason=reason)
     if commit:
         uow.commit()
-
-
-_INDEXED = {"emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
-            "x509Certificates"}
 
 
 def _deep_copy(doc: Document) -> Document:

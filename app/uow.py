@@ -7,9 +7,6 @@ rolled back when the block ends, exceptions included.
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from collections.abc import Callable
 from types import TracebackType
 from typing import TypeVar
@@ -17,35 +14,13 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.audit import AuditLog
-from app.audit import RequestInfo
-from app.audit_query import event_to_dict
+from app.audit.chain import AuditLog
+from app.audit.events import RequestInfo
+from app.audit.sink import copy_to_sink
 from app.db import Database
-from app.models import AuditEvent
-from app.repository import GroupRepository
-from app.repository import UserRepository
+from app.repository.accounts import GroupRepository
+from app.repository.accounts import UserRepository
 from app.tokens import TokenRepository
-
-log = logging.getLogger("frontdesk.audit")
-
-
-def copy_to_sink(path: str, rows: list[AuditEvent]) -> None:
-    """Append committed events to the SIEM file as JSON lines; never fail the caller.
-
-    One ``write`` with ``O_APPEND`` per transaction keeps lines whole when several workers
-    append at once; lines from different workers may interleave out of ``seq`` order (each
-    carries its ``seq``). The database stays the record: a failed copy is logged, not raised.
-    """
-    data = "".join(json.dumps(event_to_dict(row)) + "\n" for row in rows).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError:
-        log.exception("could not copy audit events to the sink file",
-                      extra={"fields": {"first_seq": rows[0].seq, "last_seq": rows[-1].seq}})
 
 
 class UnitOfWork:

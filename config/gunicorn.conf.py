@@ -6,7 +6,7 @@ import os
 bind = os.environ.get("FRONTDESK_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FRONTDESK_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
 threads = int(os.environ.get("FRONTDESK_THREADS", "1"))
-wsgi_app = "app.wsgi:application"
+wsgi_app = "app.web.wsgi:application"
 accesslog = None  # the app writes its own JSON request log with a request id
 errorlog = "-"
 loglevel = os.environ.get("FRONTDESK_LOG_LEVEL", "info").lower()

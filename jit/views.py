@@ -6,7 +6,10 @@ import hmac
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any
 
+from flask import Blueprint
+from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import g
@@ -18,19 +21,18 @@ from flask import session
 from flask import url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import get_settings
-from app.db import get_db
 from app.errors import ConflictError
 from app.provisioning import LoginClaims
 from app.provisioning import LoginDeniedError
 from app.provisioning import provision_login
 from app.provisioning import record_denied
-from app.repository import UserRepository
+from app.repository.accounts import UserRepository
 from app.saml_store import remember_request
 from app.uow import UnitOfWork
-from app.web import request_info
+from app.web.context import get_db
+from app.web.context import get_settings
+from app.web.plumbing import request_info
 from config import Settings
-from jit import bp
 from jit.mapping import first_value
 from jit.mapping import map_attributes
 from jit.policy import policy_for
@@ -39,13 +41,22 @@ from jit.sp import SamlRejectedError
 from jit.sp import ServiceProvider
 
 log = logging.getLogger("frontdesk.saml")
+bp = Blueprint("saml", __name__, template_folder="templates")
+SAML_KEY = "frontdesk.saml"
 BINDING_COOKIE = "frontdesk_saml"
 STATUS_FOR = {"too_large": 413, "inactive": 403, "not_provisioned": 403, "account_conflict": 403,
               "unsolicited": 403, "untrusted_issuer": 403}
 
 
+@bp.record_once
+def _build_service_provider(state: Any) -> None:
+    """Build the service provider (pysaml2 configuration, trusted IdPs) once per app."""
+    app: Flask = state.app
+    app.extensions[SAML_KEY] = ServiceProvider(get_settings(app))
+
+
 def sp() -> ServiceProvider:
-    provider: ServiceProvider = current_app.extensions["frontdesk.saml"]
+    provider: ServiceProvider = current_app.extensions[SAML_KEY]
     return provider
 
 

@@ -16,7 +16,7 @@ from app import catalog
 from app.catalog import ResourceKind
 from app.models import Group
 from app.models import User
-from app.repository import MemberInfo
+from app.repository.accounts import MemberInfo
 from scim.schemas import etag
 from scim.schemas import iso
 

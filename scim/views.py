@@ -10,33 +10,34 @@ from contextlib import contextmanager
 from typing import Any
 from typing import TypeVar
 
+from flask import Blueprint
 from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
 
-from app import get_settings
 from app import services
-from app.audit import Actor
-from app.auth import bearer
-from app.auth import token_actor
+from app.audit.events import Actor
 from app.catalog import GROUP_KIND
 from app.catalog import USER_KIND
 from app.catalog import ResourceKind
-from app.db import get_db
-from app.db import request_connection
-from app.db import request_session
 from app.query import Criteria
 from app.query import Page
 from app.query import Sort
-from app.repository import GroupRepository
-from app.repository import UserRepository
-from app.repository import query_groups
-from app.repository import query_users
+from app.repository.accounts import GroupRepository
+from app.repository.accounts import UserRepository
+from app.repository.search import query_groups
+from app.repository.search import query_users
 from app.uow import UnitOfWork
 from app.uow import run
-from app.web import request_info
-from scim import bp
+from app.web.callers import bearer
+from app.web.callers import token_actor
+from app.web.context import get_db
+from app.web.context import get_settings
+from app.web.context import request_connection
+from app.web.context import request_session
+from app.web.errors import register_renderer
+from app.web.plumbing import request_info
 from scim import discovery
 from scim.errors import InvalidFilter
 from scim.errors import InvalidSyntax
@@ -51,6 +52,8 @@ from scim.render import Projection
 from scim.render import group_resource
 from scim.render import projection
 from scim.render import user_resource
+from scim.responses import render_error
+from scim.responses import scim_response
 from scim.schemas import LIST_RESPONSE
 from scim.schemas import etag
 from scim.schemas import load_group
@@ -58,23 +61,14 @@ from scim.schemas import load_search_request
 from scim.schemas import load_user
 from scim.schemas import validate_document
 
-SCIM_JSON = "application/scim+json; charset=utf-8"
+bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+register_renderer(bp, render_error)
 T = TypeVar("T")
 ACCEPTED_TYPES = {"application/scim+json", "application/json"}
 ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
 # --- plumbing ----------------------------------------------------------------------------
-
-
-def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> Response:
-    """Return ``body`` as ``application/scim+json``."""
-    text = "" if body is None else json.dumps(body, ensure_ascii=False)
-    response = Response(text, status=status, content_type=SCIM_JSON)
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
 
 
 def base_url() -> str:

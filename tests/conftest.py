@@ -20,14 +20,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 import config
-from app import audit_guard
-from app import create_app
 from app import migrate
 from app import services
-from app.audit import Actor
+from app.audit import triggers
+from app.audit.events import Actor
 from app.db import Database
-from app.db import get_db
 from app.uow import UnitOfWork
+from app.web.context import get_db
+from app.web.factory import create_app
 
 PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -61,10 +61,10 @@ def empty_database(db: Database) -> None:
         if db.dialect == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         else:
-            audit_guard.allow_delete(lambda sql: conn.execute(text(sql)), "sqlite")
+            triggers.allow_delete(lambda sql: conn.execute(text(sql)), "sqlite")
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
-            audit_guard.forbid_delete(lambda sql: conn.execute(text(sql)), "sqlite")
+            triggers.forbid_delete(lambda sql: conn.execute(text(sql)), "sqlite")
         conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": "0" * 64})
         conn.execute(text("UPDATE audit_anchor SET seq = 0, hash = :h"), {"h": "0" * 64})
 

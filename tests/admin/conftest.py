@@ -22,15 +22,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import config
-from app import create_app
-from app.cli import main as frontdesk
-from app.db import get_db
+from app.cli.main import main as frontdesk
+from app.web.context import get_db
+from app.web.factory import create_app
 from tests.conftest import empty_database
 
 with warnings.catch_warnings():
     # pysaml2's IdP side touches cryptography's moved CFB mode on import; not ours to fix.
     warnings.filterwarnings("ignore", message="CFB has been moved")
-    from jit.demo_idp import DemoIdP
+    from jit.demo.idp import DemoIdP
 
 BASE_URL = "https://frontdesk.example.com"
 IDP_URL = "https://idp.example.com"

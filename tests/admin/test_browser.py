@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 
 import config
 from app.db import Database
-from jit.demo_idp import DemoIdP
+from jit.demo.idp import DemoIdP
 from tests.admin.conftest import ADMIN_GROUP
 from tests.admin.conftest import IDP_URL
 from tests.conftest import LiveServer

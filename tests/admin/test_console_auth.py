@@ -7,14 +7,14 @@ from datetime import timedelta
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from app.admin_auth import create_login_link
-from app.audit import Actor
-from app.audit_query import AuditFilter
-from app.audit_query import list_events
+from app.admins import create_login_link
+from app.audit.events import Actor
+from app.audit.query import AuditFilter
+from app.audit.query import list_events
 from app.db import Database
 from app.models import AuditEvent
 from app.uow import UnitOfWork
-from jit.demo_idp import DemoIdP
+from jit.demo.idp import DemoIdP
 from tests.admin.conftest import ADMIN_GROUP
 from tests.admin.conftest import BASE_URL
 from tests.admin.conftest import csrf_of

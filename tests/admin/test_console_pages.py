@@ -17,14 +17,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
-from app.audit_query import AuditFilter
-from app.audit_query import list_events
+from app.audit.query import AuditFilter
+from app.audit.query import list_events
 from app.db import Database
 from app.models import AuditEvent
 from app.models import Group
 from app.models import Membership
 from app.models import User
-from jit.demo_idp import DemoIdP
+from jit.demo.idp import DemoIdP
 from tests.admin.conftest import ADMIN_GROUP
 from tests.admin.conftest import csrf_of
 from tests.admin.conftest import link_after

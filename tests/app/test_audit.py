@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from app import audit_guard
-from app.cli import main as cli
+from app.audit import triggers
+from app.cli.main import main as cli
 from app.db import Database
 from tests.conftest import ScimClient
 from tests.conftest import patch_op
@@ -306,10 +306,10 @@ def test_writes_that_change_nothing_record_nothing(scim: ScimClient, db: Databas
 def tamper(db: Database, *statements: str) -> None:
     """Change audit rows as someone with database access would: lift the guard, edit, restore."""
     with db.engine.begin() as conn:
-        audit_guard.remove(conn.exec_driver_sql, db.dialect)
+        triggers.remove(conn.exec_driver_sql, db.dialect)
         for statement in statements:
             conn.exec_driver_sql(statement)
-        audit_guard.install(conn.exec_driver_sql, db.dialect)
+        triggers.install(conn.exec_driver_sql, db.dialect)
 
 
 def verify(runner: CliRunner) -> tuple[int, str]:

@@ -13,8 +13,8 @@ from typing import Any
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from app.audit import Actor
-from app.cli import main as frontdesk
+from app.audit.events import Actor
+from app.cli.main import main as frontdesk
 from app.db import Database
 from app.uow import UnitOfWork
 from tests.conftest import ScimClient

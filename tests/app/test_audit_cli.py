@@ -25,11 +25,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import config
-from app.audit import Actor
-from app.audit import verify_chain
-from app.audit_query import AuditFilter
-from app.audit_query import list_events
-from app.cli import main as frontdesk
+from app.audit.chain import verify_chain
+from app.audit.events import Actor
+from app.audit.query import AuditFilter
+from app.audit.query import list_events
+from app.cli.main import main as frontdesk
 from app.db import Database
 from app.uow import UnitOfWork
 from tests.conftest import ScimClient
@@ -263,9 +263,9 @@ def test_verify_fails_with_exit_1_naming_the_event(runner: CliRunner, db: Databa
         if restore:
             conn.execute(text(restore))
         else:
-            from app import audit_guard
+            from app.audit import triggers
 
-            audit_guard.install(lambda sql: conn.execute(text(sql)), "sqlite")
+            triggers.install(lambda sql: conn.execute(text(sql)), "sqlite")
 
     result = runner.invoke(frontdesk, ["audit", "verify"])
 

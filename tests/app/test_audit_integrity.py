@@ -19,12 +19,12 @@ from sqlalchemy import Connection
 from sqlalchemy import select
 from sqlalchemy import text
 
-from app import audit_guard
-from app.audit import Actor
-from app.audit import VerifyResult
-from app.audit import seal
-from app.audit import verify_chain
-from app.cli import main as frontdesk
+from app.audit import triggers
+from app.audit.chain import VerifyResult
+from app.audit.chain import seal
+from app.audit.chain import verify_chain
+from app.audit.events import Actor
+from app.cli.main import main as frontdesk
 from app.db import Database
 from app.models import AuditEvent
 from app.uow import UnitOfWork
@@ -54,7 +54,7 @@ def tampering(db: Database) -> Iterator[Connection]:
         if db.dialect == "postgresql":
             conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
         else:
-            audit_guard.install(lambda sql: conn.execute(text(sql)), "sqlite")
+            triggers.install(lambda sql: conn.execute(text(sql)), "sqlite")
 
 
 def verify(db: Database) -> VerifyResult:

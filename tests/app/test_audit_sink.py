@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from flask import Flask
 
 import config
-from app import create_app
-from app.audit_query import AuditFilter
-from app.audit_query import list_events
-from app.cli import main as frontdesk
+from app.audit.query import AuditFilter
+from app.audit.query import list_events
+from app.cli.main import main as frontdesk
 from app.db import Database
-from app.db import get_db
+from app.web.context import get_db
+from app.web.factory import create_app
 from tests.conftest import ScimClient
 from tests.conftest import empty_database
 from tests.conftest import make_token

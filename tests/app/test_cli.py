@@ -13,10 +13,10 @@ from click.testing import Result
 from flask.testing import FlaskClient
 
 import config
-from app import create_app
-from app.cli import main as cli
+from app.cli.main import main as cli
 from app.db import Database
-from app.db import get_db
+from app.web.context import get_db
+from app.web.factory import create_app
 from tests.conftest import ScimClient
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"

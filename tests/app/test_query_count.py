@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import event  # noqa: TID251 - counting statements needs the engine's events
 
 from app import services
-from app.audit import Actor
+from app.audit.events import Actor
 from app.db import Database
 from app.models import User
 from app.uow import UnitOfWork

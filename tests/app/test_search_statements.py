@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from app import repository
+from app.models import User
+from app.repository import search
+from app.repository.compile import UserCompiler
 from app.errors import InvalidFilterError
 from app.query import And
 from app.query import Compare
@@ -24,7 +26,7 @@ from app.query import ValuePath
 
 def shape(criteria: Criteria) -> tuple[Any, list[Any]]:
     values: list[Any] = []
-    return repository._shape(criteria, values), values
+    return search._shape(criteria, values), values
 
 
 def test_values_are_not_part_of_a_shape() -> None:
@@ -62,7 +64,7 @@ def test_values_bind_in_the_order_the_compiler_meets_them() -> None:
                                  Compare("value", "eq", "X@Y")))),
         Compare("meta.created", "gt", datetime(2020, 1, 1, tzinfo=UTC)),
     ))
-    prepared = repository._prepare(repository.User, repository._UserCompiler(), criteria, None,
+    prepared = search._prepare(User, UserCompiler(), criteria, None,
                                    False)
     _, values = shape(criteria)
     # userName: a stored casefolded key, LIKE-escaped; title pr binds nothing; emails.type is
@@ -76,7 +78,7 @@ def test_values_bind_in_the_order_the_compiler_meets_them() -> None:
 
 
 def test_the_cache_is_bounded_and_keeps_what_is_used() -> None:
-    cache = repository._StatementCache(2)
+    cache = search._StatementCache(2)
     built: list[str] = []
 
     def build(name: str) -> Any:

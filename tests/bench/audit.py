@@ -48,9 +48,9 @@ from sqlalchemy.exc import DBAPIError
 
 from app import migrate
 from app import services
-from app.audit import canonical
-from app.audit import verify_chain
-from app.audit_query import encode_cursor
+from app.audit.chain import canonical
+from app.audit.chain import verify_chain
+from app.audit.query import encode_cursor
 from app.db import Database
 from app.models import AuditEvent
 from app.models import AuditHead

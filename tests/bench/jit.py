@@ -51,8 +51,8 @@ from tests.bench.servers import free_port
 with warnings.catch_warnings():
     # pysaml2's IdP side touches cryptography's moved CFB mode on import (as in tests/jit).
     warnings.filterwarnings("ignore", message="CFB has been moved")
-    from jit.demo_idp import DemoIdP
-    from jit.demo_idp import encode_response
+    from jit.demo.idp import DemoIdP
+    from jit.demo.idp import encode_response
     from tests.jit import saml_attacks as attacks
 
 LOGINS = max(2, int(os.environ.get("FRONTDESK_BENCH_JIT_LOGINS", "300")))

@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app import catalog
 from app import services
-from app.audit import Actor
+from app.audit.events import Actor
 from app.db import Database
 from app.models import Group
 from app.models import Membership

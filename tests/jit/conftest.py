@@ -31,14 +31,14 @@ from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 import config
-from app import create_app
 from app.db import Database
-from app.db import get_db
 from app.models import AuditEvent
 from app.models import Group
 from app.models import IdentityLink
 from app.models import Membership
 from app.models import User
+from app.web.context import get_db
+from app.web.factory import create_app
 from tests.conftest import LiveServer
 from tests.conftest import empty_database
 
@@ -46,8 +46,8 @@ with warnings.catch_warnings():
     # pysaml2's IdP side (saml2.server → saml2.cryptography.symmetric) touches cryptography's
     # moved CFB mode on import; not ours to fix, and only the demo IdP imports it.
     warnings.filterwarnings("ignore", message="CFB has been moved")
-    from jit.demo_idp import AuthnRequestInfo
-    from jit.demo_idp import DemoIdP
+    from jit.demo.idp import AuthnRequestInfo
+    from jit.demo.idp import DemoIdP
 
 BASE_URL = "https://frontdesk.example.com"
 SP_ENTITY_ID = f"{BASE_URL}/saml/metadata"

@@ -24,7 +24,7 @@ from saml2.sigver import CryptoBackendXmlSec1
 from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
-from jit.demo_idp import ensure_keypair
+from jit.demo.idp import ensure_keypair
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"

@@ -24,7 +24,7 @@ from saml2.xmldsig import SIG_RSA_SHA1
 
 import config
 from app.db import Database
-from jit.demo_idp import encode_response
+from jit.demo.idp import encode_response
 from tests.conftest import ScimClient
 from tests.jit import saml_attacks as attacks
 from tests.jit.conftest import DemoIdP

@@ -29,13 +29,13 @@ from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA1
 from saml2.xmldsig import SIG_RSA_SHA256
 
-from jit.demo_idp import ENTRA_CLAIMS
-from jit.demo_idp import DemoIdP
-from jit.demo_idp import DemoIdPError
-from jit.demo_idp import create_idp_app
-from jit.demo_idp import decode_response
-from jit.demo_idp import demo_attributes
-from jit.demo_idp import main
+from jit.demo.idp import ENTRA_CLAIMS
+from jit.demo.idp import DemoIdP
+from jit.demo.idp import DemoIdPError
+from jit.demo.idp import create_idp_app
+from jit.demo.idp import decode_response
+from jit.demo.idp import demo_attributes
+from jit.demo.idp import main
 from tests.jit import saml_attacks
 
 SP_BASE = "http://127.0.0.1:8000"

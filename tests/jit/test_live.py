@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.db import Database
-from jit.demo_idp import encode_response
+from jit.demo.idp import encode_response
 from tests.conftest import LiveServer
 from tests.jit import saml_attacks as attacks
 from tests.jit.conftest import DemoIdP

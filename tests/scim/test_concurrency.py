@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from click.testing import CliRunner
 
-from app.cli import main as cli
+from app.cli.main import main as cli
 from app.db import Database
 from tests.conftest import LiveServer
 from tests.conftest import patch_op

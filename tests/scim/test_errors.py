@@ -18,10 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import config
-from app import create_app
-from app.cli import main as cli
+from app.cli.main import main as cli
 from app.db import Database
-from app.db import get_db
+from app.web.context import get_db
+from app.web.factory import create_app
 from tests.conftest import SCIM_HEADERS
 from tests.conftest import ScimClient
 from tests.conftest import make_token

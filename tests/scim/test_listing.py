@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 
 import config
-from app import create_app
-from app.db import get_db
+from app.web.context import get_db
+from app.web.factory import create_app
 from tests.conftest import ScimClient
 from tests.conftest import make_token
 

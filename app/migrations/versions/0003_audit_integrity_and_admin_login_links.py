@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app import audit_guard
+from app.audit import triggers
 from app.db import UTCDateTime
 
 revision: str = "0003"
@@ -55,11 +55,11 @@ def upgrade() -> None:
     )
     # Append-only in the database too. A later batch migration that recreates audit_events on
     # SQLite must install the guard again.
-    audit_guard.install(op.execute, op.get_bind().dialect.name)
+    triggers.install(op.execute, op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
-    audit_guard.remove(op.execute, op.get_bind().dialect.name)
+    triggers.remove(op.execute, op.get_bind().dialect.name)
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_target_seq")
         batch_op.drop_index("ix_audit_events_outcome_seq")

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import event
@@ -24,6 +23,9 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.audit.events import Actor
+from app.audit.events import AuditAction
+from app.audit.events import RequestInfo
 from app.db import new_id
 from app.db import utcnow
 from app.models import AuditAnchor
@@ -31,54 +33,6 @@ from app.models import AuditEvent
 from app.models import AuditHead
 
 GENESIS_HASH = "0" * 64
-
-
-class AuditAction(StrEnum):
-    """Every action the log knows, as ``<subject>:<verb>`` (or ``<door>:<subject>:<verb>``)."""
-
-    USER_CREATE = "user:create"
-    USER_UPDATE = "user:update"
-    USER_DEACTIVATE = "user:deactivate"
-    USER_REACTIVATE = "user:reactivate"
-    USER_DELETE = "user:delete"
-    GROUP_CREATE = "group:create"
-    GROUP_UPDATE = "group:update"
-    GROUP_DELETE = "group:delete"
-    GROUP_MEMBER_ADD = "group:member:add"
-    GROUP_MEMBER_REMOVE = "group:member:remove"
-    TOKEN_CREATE = "token:create"  # noqa: S105 - an action name, not a secret
-    TOKEN_REVOKE = "token:revoke"  # noqa: S105
-    JIT_USER_CREATE = "jit:user:create"
-    JIT_USER_UPDATE = "jit:user:update"
-    LOGIN_SUCCESS = "login:success"
-    LOGIN_DENIED = "login:denied"
-    ADMIN_LOGIN = "admin:login"
-    ADMIN_LOGIN_DENIED = "admin:login:denied"
-    ADMIN_LOGIN_LINK_CREATE = "admin:login-link:create"
-    ADMIN_LOGOUT = "admin:logout"
-    AUDIT_EXPORT = "audit:export"
-    AUDIT_PRUNE = "audit:prune"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acted: a SCIM token, an IdP, an admin, the CLI or the system itself."""
-
-    kind: str
-    id: str | None = None
-    label: str | None = None
-
-
-SYSTEM = Actor("system", None, "system")
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    """Where a change came from; empty for the CLI."""
-
-    request_id: str | None = None
-    source_ip: str | None = None
-    user_agent: str | None = None
 
 
 @dataclass

@@ -6,12 +6,9 @@ SCIM-only token gets 403. Newest first, with an opaque ``next`` cursor.
 
 from __future__ import annotations
 
-from datetime import UTC
 from datetime import datetime
-from typing import Any
 
 from flask import Blueprint
-from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import g
@@ -20,60 +17,28 @@ from flask import request
 from flask import session
 from werkzeug.exceptions import HTTPException
 
-from app.admin_auth import current_admin
-from app.audit import Actor
-from app.audit_query import AuditFilter
-from app.audit_query import event_to_dict
-from app.audit_query import get_event
-from app.audit_query import list_events
-from app.auth import AuthError
-from app.auth import bearer
-from app.db import get_db
+from app.admins import current_admin
+from app.audit.events import Actor
+from app.audit.query import event_to_dict
+from app.audit.query import filter_from_args
+from app.audit.query import get_event
+from app.audit.query import list_events
 from app.errors import DomainError
 from app.errors import InvalidInputError
+from app.web.callers import AuthError
+from app.web.callers import bearer
+from app.web.context import get_db
+from app.web.context import get_settings
+from app.web.errors import register_renderer
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-FILTER_PARAMS = ("actor_kind", "actor_id", "action", "target_kind", "target_id", "target",
-                 "outcome", "reason", "request_id", "q")
-
-
-def parse_time(name: str, value: str | None) -> datetime | None:
-    """Read an ISO 8601 time (``Z`` or offset; a bare date means midnight UTC)."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInputError(f"'{name}' must be an ISO 8601 time, e.g. 2026-01-31T12:00Z"
-                                ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def filter_from_args(args: Any) -> AuditFilter:
-    """Build an ``AuditFilter`` from query parameters (the API's and the console's)."""
-    values = {k: (args.get(k) or "").strip() or None for k in FILTER_PARAMS}
-    actor = (args.get("actor") or "").strip()
-    if actor and ":" in actor and not values["actor_kind"]:
-        values["actor_kind"], _, rest = actor.partition(":")
-        values["actor_id"] = values["actor_id"] or rest or None
-    elif actor and not values["actor_id"]:
-        values["actor_id"] = actor
-    for key, value in values.items():
-        if value is not None and len(value) > 512:
-            raise InvalidInputError(f"'{key}' is too long")
-    text = values.pop("q")
-    return AuditFilter(**values, text=text,
-                       since=parse_time("since", args.get("since")),
-                       until=parse_time("until", args.get("until")))
-
-
 def require_audit_reader() -> Actor:
     """Return who is reading: an audit:read token or an admin session; else raise AuthError."""
     header = request.headers.get("Authorization")
     if header:
         info = bearer(current_app, header, "audit:read")
         return Actor("token", info.id, info.name)
-    settings = current_app.extensions["frontdesk.settings"]
+    settings = get_settings(current_app)
     admin = current_admin(get_db(current_app), session, settings.admin_groups)
     if admin is None:
         raise AuthError(401, "sign in as an admin or send a token with the audit:read scope")
@@ -133,7 +98,4 @@ def render_error(err: Exception) -> Response:
     return _json_error(500, "internal error; see the server log")
 
 
-@bp.record_once
-def _register(state: Any) -> None:
-    app: Flask = state.app
-    app.extensions.setdefault("frontdesk.error_renderers", []).append(("/api", render_error))
+register_renderer(bp, render_error)

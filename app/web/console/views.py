@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
-from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import flash
@@ -35,53 +34,43 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import services
-from app.admin_auth import AdminIdentity
-from app.admin_auth import current_admin
-from app.admin_auth import link_session
-from app.admin_auth import use_login_link
-from app.api import filter_from_args
-from app.audit import Actor
-from app.audit import AuditAction
-from app.audit_query import CSV_FIELDS
-from app.audit_query import AuditFilter
-from app.audit_query import csv_row
-from app.audit_query import event_to_dict
-from app.audit_query import get_event
-from app.audit_query import list_events
-from app.audit_query import stream_events
-from app.db import get_db
+from app.admins import AdminIdentity
+from app.admins import current_admin
+from app.admins import link_session
+from app.admins import use_login_link
+from app.audit.events import Actor
+from app.audit.events import AuditAction
+from app.audit.query import CSV_FIELDS
+from app.audit.query import AuditFilter
+from app.audit.query import csv_row
+from app.audit.query import event_to_dict
+from app.audit.query import filter_from_args
+from app.audit.query import get_event
+from app.audit.query import list_events
+from app.audit.query import stream_events
 from app.db import utcnow
 from app.errors import DomainError
 from app.errors import InvalidInputError
 from app.errors import NotFoundError
-from app.repository import GroupRepository
-from app.repository import UserListFilter
-from app.repository import UserRepository
-from app.repository import browse_groups
-from app.repository import browse_user_members
-from app.repository import browse_users
-from app.repository import group_members_of_group
-from app.repository import member_counts
+from app.repository.accounts import GroupRepository
+from app.repository.accounts import UserRepository
+from app.repository.browse import UserListFilter
+from app.repository.browse import browse_groups
+from app.repository.browse import browse_user_members
+from app.repository.browse import browse_users
+from app.repository.browse import group_members_of_group
+from app.repository.browse import member_counts
 from app.uow import UnitOfWork
-from app.web import request_info
+from app.web.context import get_db
+from app.web.context import get_settings
+from app.web.errors import register_renderer
+from app.web.plumbing import request_info
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
 PAGE_SIZE = 50
 SOURCES = ("scim", "jit", "admin")
 OUTCOMES = ("success", "denied")
-# No scripts at all, styles only from our own static file, no framing, forms post only here.
-CSP = ("default-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
-
 class ConsoleError(Exception):
     """A page-level refusal with its status: 401 (sign in), 403 (not an admin), 400 (CSRF)."""
 
@@ -119,7 +108,7 @@ def _check_csrf() -> None:
 
 
 def _identity() -> AdminIdentity | None:
-    settings = current_app.extensions["frontdesk.settings"]
+    settings = get_settings(current_app)
     return current_admin(get_db(current_app), session, settings.admin_groups)
 
 
@@ -463,7 +452,7 @@ def group(group_id: str) -> Response:
     return make_response(body)
 
 
-# --- responses: errors as pages, security headers --------------------------------------------
+# --- responses: errors as pages --------------------------------------------
 
 
 def render_error(err: Exception) -> Response:
@@ -481,16 +470,4 @@ def render_error(err: Exception) -> Response:
     return page("Something went wrong", "The error was logged; quote the request id.", 500)
 
 
-@bp.after_app_request
-def _security_headers(response: Response) -> Response:
-    """Lock down every HTML page (the console, /me, SAML pages) and all of /admin."""
-    if response.mimetype == "text/html" or request.path.startswith("/admin"):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-    return response
-
-
-@bp.record_once
-def _register(state: Any) -> None:
-    app: Flask = state.app
-    app.extensions.setdefault("frontdesk.error_renderers", []).append(("/admin", render_error))
+register_renderer(bp, render_error)

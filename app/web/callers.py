@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.audit import Actor
-from app.db import get_db
-from app.db import request_connection
+from app.audit.events import Actor
 from app.tokens import TokenInfo
 from app.tokens import verify_token
+from app.web.context import get_db
+from app.web.context import request_connection
 
 
 class AuthError(Exception):

@@ -18,15 +18,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy import update
 
-from app.audit import Actor
-from app.audit import AuditAction
+from app.audit.events import Actor
+from app.audit.events import AuditAction
 from app.db import Database
 from app.db import utcnow
 from app.models import AdminLoginLink
 from app.models import Group
 from app.models import Membership
 from app.models import User
-from app.repository import fold
+from app.repository.common import fold
 from app.uow import UnitOfWork
 
 LINK_TTL = timedelta(minutes=10)

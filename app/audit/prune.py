@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 
-from app import audit_guard
-from app.audit import Actor
-from app.audit import AuditAction
+from app.audit import triggers
+from app.audit.events import Actor
+from app.audit.events import AuditAction
 from app.models import AuditAnchor
 from app.models import AuditEvent
 from app.models import AuditHead
@@ -63,9 +63,9 @@ def prune_before(uow: UnitOfWork, before: datetime, *, actor: Actor) -> PruneRes
     def execute(sql: str) -> None:
         session.execute(text(sql))
 
-    audit_guard.allow_delete(execute, dialect)
+    triggers.allow_delete(execute, dialect)
     deleted = session.execute(delete(AuditEvent).where(AuditEvent.seq <= last_seq)).rowcount  # type: ignore[attr-defined]
-    audit_guard.forbid_delete(execute, dialect)
+    triggers.forbid_delete(execute, dialect)
     session.execute(update(AuditAnchor).where(AuditAnchor.id == 1)
                     .values(seq=last_seq, hash=last_hash))
     uow.audit.record(AuditAction.AUDIT_PRUNE, actor=actor, target_kind="audit",

@@ -7,7 +7,7 @@ by ``xmlsec1``. Frontdesk trusts it only when its metadata file is configured
 (``FRONTDESK_SAML_IDP_METADATA``, which ``make demo`` sets); nothing in the app imports this
 module.
 
-Run: ``python -m jit.demo_idp --port 8001 --sp-base-url http://127.0.0.1:8000
+Run: ``python -m jit.demo --port 8001 --sp-base-url http://127.0.0.1:8000
 --workdir instance/demo-idp`` (``--write-metadata-only`` writes the key, certificate and
 metadata, then exits).
 """
@@ -520,9 +520,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jit.demo_idp``: write the metadata, then (unless told not to) serve."""
+    """``python -m jit.demo``: write the metadata, then (unless told not to) serve."""
     parser = argparse.ArgumentParser(
-        prog="python -m jit.demo_idp",
+        prog="python -m jit.demo",
         description="DEMO SAML IdP for trying Frontdesk locally. Anyone can sign in as anyone: "
                     "never use it in production.")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
@@ -553,6 +553,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_simple(args.host, args.port, create_idp_app(idp), threaded=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,9 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -187,3 +189,37 @@ def csv_row(event: dict[str, Any]) -> list[Any]:
         value = event[head][tail] if tail else event[head]
         row.append(json.dumps(value) if isinstance(value, dict | list) else value)
     return row
+
+
+FILTER_PARAMS = ("actor_kind", "actor_id", "action", "target_kind", "target_id", "target",
+                 "outcome", "reason", "request_id", "q")
+
+
+def parse_time(name: str, value: str | None) -> datetime | None:
+    """Read an ISO 8601 time (``Z`` or offset; a bare date means midnight UTC)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(f"'{name}' must be an ISO 8601 time, e.g. 2026-01-31T12:00Z"
+                                ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def filter_from_args(args: Mapping[str, Any]) -> AuditFilter:
+    """Build an ``AuditFilter`` from query parameters (the API's and the console's)."""
+    values = {k: (args.get(k) or "").strip() or None for k in FILTER_PARAMS}
+    actor = (args.get("actor") or "").strip()
+    if actor and ":" in actor and not values["actor_kind"]:
+        values["actor_kind"], _, rest = actor.partition(":")
+        values["actor_id"] = values["actor_id"] or rest or None
+    elif actor and not values["actor_id"]:
+        values["actor_id"] = actor
+    for key, value in values.items():
+        if value is not None and len(value) > 512:
+            raise InvalidInputError(f"'{key}' is too long")
+    text = values.pop("q")
+    return AuditFilter(**values, text=text,
+                       since=parse_time("since", args.get("since")),
+                       until=parse_time("until", args.get("until")))

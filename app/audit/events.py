@@ -1,0 +1,54 @@
+"""What an audit event says: the action vocabulary, who acted, and where from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    """Every action the log knows, as ``<subject>:<verb>`` (or ``<door>:<subject>:<verb>``)."""
+
+    USER_CREATE = "user:create"
+    USER_UPDATE = "user:update"
+    USER_DEACTIVATE = "user:deactivate"
+    USER_REACTIVATE = "user:reactivate"
+    USER_DELETE = "user:delete"
+    GROUP_CREATE = "group:create"
+    GROUP_UPDATE = "group:update"
+    GROUP_DELETE = "group:delete"
+    GROUP_MEMBER_ADD = "group:member:add"
+    GROUP_MEMBER_REMOVE = "group:member:remove"
+    TOKEN_CREATE = "token:create"  # noqa: S105 - an action name, not a secret
+    TOKEN_REVOKE = "token:revoke"  # noqa: S105
+    JIT_USER_CREATE = "jit:user:create"
+    JIT_USER_UPDATE = "jit:user:update"
+    LOGIN_SUCCESS = "login:success"
+    LOGIN_DENIED = "login:denied"
+    ADMIN_LOGIN = "admin:login"
+    ADMIN_LOGIN_DENIED = "admin:login:denied"
+    ADMIN_LOGIN_LINK_CREATE = "admin:login-link:create"
+    ADMIN_LOGOUT = "admin:logout"
+    AUDIT_EXPORT = "audit:export"
+    AUDIT_PRUNE = "audit:prune"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a SCIM token, an IdP, an admin, the CLI or the system itself."""
+
+    kind: str
+    id: str | None = None
+    label: str | None = None
+
+
+SYSTEM = Actor("system", None, "system")
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Where a change came from; empty for the CLI."""
+
+    request_id: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None

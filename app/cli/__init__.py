@@ -1,0 +1,1 @@
+"""The ``frontdesk`` command line (``main``), one module per command group."""

@@ -1,0 +1,55 @@
+"""What every ``frontdesk`` command shares: the app (built by the same factory as gunicorn's),
+its settings and database, the audit actor, and one-line failures."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import click
+from flask import Flask
+
+import config
+from app.audit.events import Actor
+from app.db import Database
+from app.web.context import get_db
+from app.web.context import get_settings
+from app.web.factory import create_app
+
+
+def cli_actor() -> Actor:
+    """Return the audit actor for whoever runs the command."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor("cli", who, f"cli:{who}")
+
+
+def cli_app() -> Flask:
+    """Build the app as gunicorn does, from the environment and the TOML file."""
+    return create_app()
+
+
+def cli_settings() -> config.Settings:
+    """Return the settings the app is built with."""
+    return get_settings(cli_app())
+
+
+@contextmanager
+def open_database() -> Iterator[Database]:
+    """Yield the app's database (audit guards and SIEM sink as under gunicorn), then close it."""
+    db = get_db(cli_app())
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def fail(message: str) -> NoReturn:
+    """End the command with one line on stderr and exit status 1."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)

@@ -1,0 +1,24 @@
+"""The ``frontdesk`` command: tokens, database migrations, the audit log, users, admins.
+
+Every write goes through the service layer with the CLI user as the audit actor. Each command
+builds the app through ``app.web.factory.create_app``, as gunicorn does.
+"""
+
+from __future__ import annotations
+
+import click
+
+from app.cli.admin import admin
+from app.cli.audit import audit
+from app.cli.database import db
+from app.cli.tokens import tokens
+from app.cli.users import users
+
+
+@click.group()
+def main() -> None:
+    """Frontdesk: SCIM 2.0 provisioning and SAML sign-up on one user store and audit log."""
+
+
+for group in (db, tokens, audit, admin, users):
+    main.add_command(group)

@@ -1,0 +1,1 @@
+"""The JSON API door under ``/api``: ``audit`` serves ``/api/audit``."""

@@ -1,0 +1,1 @@
+"""The admin console door: server-rendered pages under ``/admin/`` (``views``, ``templates/``)."""

@@ -1,0 +1,53 @@
+"""Frontdesk's application factory: the composition root that wires every door to the core.
+
+``create_app`` is the one place that imports the doors (``scim``, ``jit``, the console, the
+API); gunicorn (``app.web.wsgi``) and the CLI both build the app here, so a hook added here
+reaches every entry point.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+import config
+from app.audit.chain import guard_append_only
+from app.db import Database
+from app.web import context
+from app.web import errors
+from app.web import plumbing
+from app.web.api.audit import bp as api_bp
+from app.web.console.views import bp as console_bp
+from jit.views import bp as saml_bp
+from scim.views import bp as scim_bp
+
+
+def create_app(settings: config.Settings | None = None, **overrides: Any) -> Flask:
+    """Build the Flask app from settings (read from the environment when not given)."""
+    settings = settings or config.load(**overrides)
+    settings = config.ensure_secret_key(settings)
+    # Rooted at app/web: the shared static files (one stylesheet) live there.
+    app = Flask("app.web", instance_path=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.scim_max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        SESSION_COOKIE_NAME="frontdesk_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    plumbing.configure_logging(settings.log_level)
+    db = Database(settings.resolved_database_url)
+    db.audit_log_file = settings.audit_log_file
+    guard_append_only(db.write_session)
+    guard_append_only(db.read_session)
+    context.init_app(app, settings, db)
+    plumbing.init_app(app)
+    errors.init_app(app)
+    for blueprint in (scim_bp, saml_bp, api_bp, console_bp):
+        app.register_blueprint(blueprint)
+    return app
