@@ -26,6 +26,9 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
+from app.clock import Clock
+from app.clock import SystemClock
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Store timezone-aware UTC datetimes and always hand back aware ones (SQLite drops tz)."""
@@ -188,6 +191,10 @@ class Database:
         self.snapshot_session = sessionmaker(snapshot_engine, expire_on_commit=False)
         # Where committed audit events are also appended as JSON lines ("" = nowhere).
         self.audit_log_file = ""
+        # What time-driven decisions read as "now" (grant expiry, deadlines); tests freeze it.
+        self.clock: Clock = SystemClock()
+        # Webhook endpoints the outbox writes to, by name (``app.outbox.Endpoint``).
+        self.webhooks: dict[str, Any] = {}
 
     def read_connection(self) -> Connection:
         """Return a connection for a request's reads, in autocommit.

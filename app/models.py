@@ -130,6 +130,9 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[str] = mapped_column(String(256), default="scim")
+    # A personal token acts as this user (access requests and approvals); None: a service token.
+    user_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -226,3 +229,123 @@ class AdminLoginLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessRequest(Base):
+    """A request for one user's membership of one group, for a while, decided under a policy.
+
+    The user's and group's names are copied in, so the record still reads right after either
+    is renamed or deleted: requests and their decisions are kept for the auditors.
+    """
+
+    __tablename__ = "access_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_name: Mapped[str] = mapped_column(String(256))
+    group_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("groups.id", ondelete="SET NULL"), index=True)
+    group_name: Mapped[str] = mapped_column(String(256))
+    requested_by: Mapped[str] = mapped_column(String(512))  # actor label of who asked
+    requested_via: Mapped[str] = mapped_column(String(16))  # session | token | cli
+    policy_name: Mapped[str] = mapped_column(String(64))
+    policy_digest: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    ticket: Mapped[str | None] = mapped_column(String(128))
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Break-glass requests stay flagged until an approver has looked at them afterwards.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    auth_context: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    pending_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(512))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_access_requests_state_pending_until", "state", "pending_until"),)
+
+
+class AccessReview(Base):
+    """One reviewer's decision on one request (approve or deny), with how they signed in."""
+
+    __tablename__ = "access_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("access_requests.id", ondelete="CASCADE"), index=True)
+    reviewer_key: Mapped[str] = mapped_column(String(512))  # user id, or the actor's id
+    reviewer_label: Mapped[str] = mapped_column(String(512))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    auth_context: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # One decision per reviewer per request: N approvals are N people, even under races.
+    __table_args__ = (UniqueConstraint("request_id", "reviewer_key",
+                                       name="uq_access_reviews_reviewer"),)
+
+
+class Grant(Base):
+    """A time-bound membership: counts while ``starts_at <= now < ends_at``, whatever ``state``.
+
+    ``state`` records what the sweeper has announced (``scheduled``, ``active``, ``ended``,
+    ``revoked``); reads never trust it. Revoking sets ``ends_at`` to the moment of revocation,
+    so the row stays as the record. An extension is a new grant starting where this one ends.
+    """
+
+    __tablename__ = "grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    request_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("access_requests.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="SET NULL"))
+    user_name: Mapped[str] = mapped_column(String(256))
+    group_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("groups.id", ondelete="SET NULL"))
+    group_name: Mapped[str] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    extended_from: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("grants.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_by: Mapped[str | None] = mapped_column(String(512))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    ending_soon_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        # Effective membership: a user's grants, live at `now` (both ends bound in the query).
+        Index("ix_grants_user_window", "user_id", "ends_at", "starts_at"),
+        Index("ix_grants_group_window", "group_id", "ends_at", "starts_at"),
+        # The sweeper: what to announce next.
+        Index("ix_grants_state_starts", "state", "starts_at"),
+        Index("ix_grants_state_ends", "state", "ends_at"),
+    )
+
+
+class OutboxMessage(Base):
+    """A notification to deliver (a webhook call), written in the transaction of the change it
+    announces and delivered after commit: a crash loses none, and a delivered one is never sent
+    again (``delivered_at`` is set in the same transaction that claims it)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), default=new_id)  # the receiver's dedup key
+    endpoint: Mapped[str] = mapped_column(String(64))  # webhook name in the config
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # gave up after the last try
+    last_error: Mapped[str | None] = mapped_column(String(512))
+
+    __table_args__ = (Index("ix_outbox_due", "delivered_at", "failed_at", "next_attempt_at"),)

@@ -34,6 +34,7 @@ class UnitOfWork:
 
     def __init__(self, db: Database, info: RequestInfo | None = None) -> None:
         self.db = db
+        self.clock = db.clock
         self.info = info or RequestInfo()
         self.committed = False
 

@@ -31,6 +31,17 @@ class AuditAction(StrEnum):
     ADMIN_LOGOUT = "admin:logout"
     AUDIT_EXPORT = "audit:export"
     AUDIT_PRUNE = "audit:prune"
+    ACCESS_REQUEST_CREATE = "access:request:create"
+    ACCESS_REQUEST_APPROVE = "access:request:approve"
+    ACCESS_REQUEST_DENY = "access:request:deny"
+    ACCESS_REQUEST_WITHDRAW = "access:request:withdraw"
+    ACCESS_REQUEST_EXPIRE = "access:request:expire"
+    ACCESS_REQUEST_CLOSE_REVIEW = "access:request:close-review"
+    ACCESS_GRANT_CREATE = "access:grant:create"
+    ACCESS_GRANT_START = "access:grant:start"
+    ACCESS_GRANT_END = "access:grant:end"
+    ACCESS_GRANT_REVOKE = "access:grant:revoke"
+    ACCESS_GRANT_EXTEND = "access:grant:extend"
 
 
 @dataclass(frozen=True)
