@@ -353,13 +353,24 @@ def touch(uow: UnitOfWork, group_ids: list[str]) -> None:
 # --- tokens ------------------------------------------------------------------------------
 
 
-def create_token(uow: UnitOfWork, name: str, scopes: tuple[str, ...], *, actor: Actor
-                 ) -> tuple[ApiToken, str]:
-    """Create a token and return it with its plaintext, which is shown once and never stored."""
-    row, plaintext = uow.tokens.create(name, scopes)
+def create_token(uow: UnitOfWork, name: str, scopes: tuple[str, ...], *, actor: Actor,
+                 user_name: str | None = None) -> tuple[ApiToken, str]:
+    """Create a token and return it with its plaintext, which is shown once and never stored.
+
+    With ``user_name`` it is a personal token that acts as that user.
+    """
+    user_id = None
+    if user_name is not None:
+        user = uow.users.find_by_user_name(user_name)
+        if user is None:
+            raise InvalidInputError(f"there is no user '{user_name}'")
+        user_id = user.id
+    row, plaintext = uow.tokens.create(name, scopes, user_id)
+    changes: dict[str, list[Any]] = {"scopes": [None, row.scopes]}
+    if user_name is not None:
+        changes["user"] = [None, user_name]
     uow.audit.record(AuditAction.TOKEN_CREATE, actor=actor, target_kind="token",
-                     target_id=row.id, target_label=row.name,
-                     changes={"scopes": [None, row.scopes]})
+                     target_id=row.id, target_label=row.name, changes=changes)
     uow.commit()
     return row, plaintext
 

@@ -28,8 +28,12 @@ from app.errors import ConflictError
 from app.errors import InvalidInputError
 from app.errors import NotFoundError
 from app.models import ApiToken
+from app.models import User
 
-SCOPES = ("scim", "audit:read")
+# scim: the IdP's provisioning; audit:read: the audit API; access: act as the token's user on
+# access requests (a personal token); access:read: read anyone's memberships, requests, grants.
+SCOPES = ("scim", "audit:read", "access", "access:read")
+PERSONAL_SCOPES = frozenset({"access"})
 TOKEN_RE = re.compile(r"^fd_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,200})$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,127}$")
 # Recording every use would turn every read into a write; once a minute is enough to audit.
@@ -47,6 +51,7 @@ class TokenInfo:
     id: str
     name: str
     scopes: frozenset[str]
+    user_id: str | None = None  # a personal token acts as this user
 
 
 class TokenRepository:
@@ -55,17 +60,24 @@ class TokenRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def create(self, name: str, scopes: tuple[str, ...]) -> tuple[ApiToken, str]:
-        """Insert a token and return it with its one-time plaintext."""
+    def create(self, name: str, scopes: tuple[str, ...], user_id: str | None = None
+               ) -> tuple[ApiToken, str]:
+        """Insert a token and return it with its one-time plaintext.
+
+        A personal token (``user_id``) acts as that user; the ``access`` scope needs one.
+        """
         if not NAME_RE.match(name):
             raise InvalidInputError("a token name is 1-128 letters, digits, spaces or ._:@-")
         unknown = set(scopes) - set(SCOPES)
         if unknown or not scopes:
             raise InvalidInputError(f"scopes must be among {', '.join(SCOPES)}")
+        if PERSONAL_SCOPES & set(scopes) and user_id is None:
+            raise InvalidInputError("the 'access' scope acts as a person: name the user the "
+                                    "token belongs to (--user)")
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         row = ApiToken(name=name, prefix=prefix, secret_hash=_hash(secret),
-                       scopes=" ".join(sorted(set(scopes))))
+                       scopes=" ".join(sorted(set(scopes))), user_id=user_id)
         self.session.add(row)
         try:
             with self.session.begin_nested():
@@ -87,10 +99,11 @@ class TokenRepository:
 
 
 # Built once: constructing the statement per request costs more than running it.
+# A personal token stops working while its user is deactivated (the join is on the primary key).
 _BY_PREFIX = select(
     ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.secret_hash, ApiToken.revoked_at,
-    ApiToken.last_used_at,
-).where(ApiToken.prefix == bindparam("prefix"))
+    ApiToken.last_used_at, ApiToken.user_id, User.active.label("user_active"),
+).outerjoin(User, User.id == ApiToken.user_id).where(ApiToken.prefix == bindparam("prefix"))
 
 
 def verify_token(db: Database, presented: str, *, now: datetime | None = None,
@@ -108,9 +121,9 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None,
             row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
-    if row.revoked_at is not None:
+    if row.revoked_at is not None or (row.user_id is not None and not row.user_active):
         return None
-    info = TokenInfo(row.id, row.name, frozenset(row.scopes.split()))
+    info = TokenInfo(row.id, row.name, frozenset(row.scopes.split()), row.user_id)
     last_used = row.last_used_at
     now = now or utcnow()
     if last_used is None or now - last_used > LAST_USED_RESOLUTION:

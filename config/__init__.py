@@ -55,6 +55,9 @@ class Settings:
     admin_groups: tuple[str, ...] = ()
     # SIEM sink: every committed audit event is also appended here as one JSON line.
     audit_log_file: str = ""
+    # Seconds between two runs of the time-driven work in each server worker (access sweeps,
+    # webhook deliveries); 0 turns it off (then run `frontdesk access sweep` from cron).
+    jobs_interval_seconds: int = 5
     # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
     extra: Mapping[str, Any] = field(default_factory=dict)
 

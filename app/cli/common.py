@@ -40,6 +40,16 @@ def cli_settings() -> config.Settings:
 
 
 @contextmanager
+def open_app() -> Iterator[Flask]:
+    """Yield the app, built as gunicorn builds it; close its database afterwards."""
+    app = cli_app()
+    try:
+        yield app
+    finally:
+        get_db(app).dispose()
+
+
+@contextmanager
 def open_database() -> Iterator[Database]:
     """Yield the app's database (audit guards and SIEM sink as under gunicorn), then close it."""
     db = get_db(cli_app())

@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command: tokens, database migrations, the audit log, users, admins.
+"""The ``frontdesk`` command: tokens, migrations, the audit log, users, admins, access.
 
 Every write goes through the service layer with the CLI user as the audit actor. Each command
 builds the app through ``app.web.factory.create_app``, as gunicorn does.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from app.cli.access import access
 from app.cli.admin import admin
 from app.cli.audit import audit
 from app.cli.database import db
@@ -20,5 +21,5 @@ def main() -> None:
     """Frontdesk: SCIM 2.0 provisioning and SAML sign-up on one user store and audit log."""
 
 
-for group in (db, tokens, audit, admin, users):
+for group in (db, tokens, audit, admin, users, access):
     main.add_command(group)

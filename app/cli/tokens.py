@@ -15,18 +15,21 @@ from app.uow import UnitOfWork
 
 @click.group()
 def tokens() -> None:
-    """API bearer tokens (SCIM clients, audit readers)."""
+    """API bearer tokens (SCIM clients, audit readers, access apps, personal tokens)."""
 
 
 @tokens.command("create")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES),
               default=("scim",), show_default=True, help="Repeat for several scopes.")
-def tokens_create(name: str, scopes: tuple[str, ...]) -> None:
+@click.option("--user", "user_name", default=None, metavar="USERNAME",
+              help="A personal token that acts as this user (needed for --scope access).")
+def tokens_create(name: str, scopes: tuple[str, ...], user_name: str | None) -> None:
     """Create a token; the token is printed once, on the last line."""
     with open_database() as database, UnitOfWork(database) as uow:
         try:
-            row, plaintext = services.create_token(uow, name, scopes, actor=cli_actor())
+            row, plaintext = services.create_token(uow, name, scopes, actor=cli_actor(),
+                                                   user_name=user_name)
         except DomainError as err:
             fail(err.detail)
             return

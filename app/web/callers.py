@@ -1,4 +1,4 @@
-"""Who is calling: bearer tokens for the APIs.
+"""Who is calling: bearer tokens for the APIs, and the signed-in person for access.
 
 The doors decide what a failure looks like (a SCIM 401 body, an HTML page); this module only
 answers who the caller is and whether they hold a scope.
@@ -6,9 +6,17 @@ answers who the caller is and whether they hold a scope.
 
 from __future__ import annotations
 
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
 from flask import Flask
 
+from app.access.principal import AuthContext
+from app.access.principal import Principal
+from app.admins import current_admin
 from app.audit.events import Actor
+from app.repository.accounts import UserRepository
 from app.tokens import TokenInfo
 from app.tokens import verify_token
 from app.web.context import get_db
@@ -24,8 +32,9 @@ class AuthError(Exception):
         self.detail = detail
 
 
-def bearer(app: Flask, authorization: str | None, scope: str) -> TokenInfo:
-    """Return the token presented in an ``Authorization: Bearer`` header, holding ``scope``."""
+def bearer(app: Flask, authorization: str | None, scope: str | None) -> TokenInfo:
+    """Return the token presented in an ``Authorization: Bearer`` header, holding ``scope``
+    (None: any scope; the caller checks)."""
     if not authorization:
         raise AuthError(401, "authentication required: send Authorization: Bearer <token>")
     scheme, _, credentials = authorization.strip().partition(" ")
@@ -34,7 +43,7 @@ def bearer(app: Flask, authorization: str | None, scope: str) -> TokenInfo:
     info = verify_token(get_db(app), credentials.strip(), connection=request_connection(app))
     if info is None:
         raise AuthError(401, "the token is not valid (unknown, revoked or malformed)")
-    if scope not in info.scopes:
+    if scope is not None and scope not in info.scopes:
         raise AuthError(403, f"the token lacks the '{scope}' scope")
     return info
 
@@ -42,3 +51,61 @@ def bearer(app: Flask, authorization: str | None, scope: str) -> TokenInfo:
 def token_actor(info: TokenInfo) -> Actor:
     """Return the audit actor for a token."""
     return Actor("token", info.id, info.name)
+
+
+@dataclass(frozen=True)
+class AccessCaller:
+    """Who calls the access API or pages: a principal who may act (``principal``, a person or
+    an admin), and whether they may read everyone's access (``reads_all``)."""
+
+    principal: Principal | None
+    reads_all: bool
+    csrf_checked: bool  # a session caller's POST carried the session's CSRF token
+
+
+def session_principal(app: Flask, session_data: Any, *, admin_groups: tuple[str, ...] = ()
+                      ) -> Principal | None:
+    """Return the person signed in through SAML in this browser session, or None.
+
+    The SAML sign-in's authentication context (``session["auth"]``) comes along, for policies
+    that ask for MFA or a recent sign-in. An admin (console) session is a principal too.
+    """
+    db = get_db(app)
+    admin = current_admin(db, session_data, admin_groups)
+    user_id = session_data.get("uid")
+    user = None
+    if isinstance(user_id, str):
+        with db.read_session() as session:
+            user = UserRepository(session).find(user_id)
+    if user is not None and user.active:
+        return Principal(Actor("user", user.id, user.user_name), "session", user.id,
+                         user.user_name, auth=AuthContext.from_dict(session_data.get("auth")),
+                         admin=admin is not None)
+    if admin is not None:
+        return Principal(admin.actor, "console", admin.user_id, None, admin=True)
+    return None
+
+
+def access_caller(app: Flask, authorization: str | None, session_data: Any,
+                  csrf_header: str | None, admin_groups: tuple[str, ...]) -> AccessCaller:
+    """Return who is calling the access API: a bearer token (``access`` acts as its user,
+    ``access:read`` reads everything) or the browser session; raise ``AuthError``."""
+    if authorization:
+        info = bearer(app, authorization, None)
+        if not {"access", "access:read"} & info.scopes:
+            raise AuthError(403, "the token lacks the 'access' or 'access:read' scope")
+        principal = None
+        if "access" in info.scopes and info.user_id is not None:
+            with get_db(app).read_session() as session:
+                user = UserRepository(session).find(info.user_id)
+            if user is not None:
+                principal = Principal(Actor("token", info.id, f"{info.name} ({user.user_name})"),
+                                      "token", user.id, user.user_name, token_name=info.name)
+        return AccessCaller(principal, "access:read" in info.scopes, True)
+    principal = session_principal(app, session_data, admin_groups=admin_groups)
+    if principal is None:
+        raise AuthError(401, "sign in, or send a token with the 'access' or 'access:read' scope")
+    expected = session_data.get("csrf")
+    checked = isinstance(expected, str) and bool(expected) and csrf_header is not None \
+        and hmac.compare_digest(expected.encode(), csrf_header.encode())
+    return AccessCaller(principal, principal.admin, checked)

@@ -12,16 +12,21 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 import config
+from app.access.policy import AccessConfig
 from app.db import Database
 
 SETTINGS_KEY = "frontdesk.settings"
 DB_KEY = "frontdesk.db"
+ACCESS_KEY = "frontdesk.access"
 
 
-def init_app(app: Flask, settings: config.Settings, db: Database) -> None:
-    """Keep the settings and the database on the app; close a request's reads at teardown."""
+def init_app(app: Flask, settings: config.Settings, db: Database, access: AccessConfig
+             ) -> None:
+    """Keep the settings, the database and the access policies on the app; close a request's
+    reads at teardown."""
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[DB_KEY] = db
+    app.extensions[ACCESS_KEY] = access
 
     @app.teardown_appcontext
     def _close_request_reads(_exc: BaseException | None) -> None:
@@ -37,6 +42,12 @@ def get_settings(app: Flask) -> config.Settings:
     """Return the app's settings."""
     settings: config.Settings = app.extensions[SETTINGS_KEY]
     return settings
+
+
+def get_access_config(app: Flask) -> AccessConfig:
+    """Return the app's access policies (validated at start-up)."""
+    access: AccessConfig = app.extensions[ACCESS_KEY]
+    return access
 
 
 def get_db(app: Flask) -> Database:

@@ -37,10 +37,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _error(err: Exception) -> Response | tuple[Response, int]:
-        for prefix, render in app.extensions.get(RENDERERS_KEY, []):
-            if request.path == prefix or request.path.startswith(prefix + "/"):
-                response: Response = render(err)
-                return response
+        # The longest matching prefix wins: /api/access has its own error body within /api.
+        matches = [(prefix, render) for prefix, render in app.extensions.get(RENDERERS_KEY, [])
+                   if request.path == prefix or request.path.startswith(prefix + "/")]
+        if matches:
+            response: Response = max(matches, key=lambda m: len(m[0]))[1](err)
+            return response
         if isinstance(err, HTTPException):
             return jsonify(status=err.code, detail=err.description), err.code or 500
         log.exception("unhandled error")

@@ -13,21 +13,37 @@ from typing import Any
 from flask import Flask
 
 import config
+from app.access.policy import PolicyError
+from app.access.policy import load_access_config
 from app.audit.chain import guard_append_only
+from app.clock import Clock
 from app.db import Database
+from app.outbox import WebhookConfigError
+from app.outbox import load_endpoints
 from app.web import context
 from app.web import errors
 from app.web import plumbing
+from app.web.api.access import bp as access_api_bp
 from app.web.api.audit import bp as api_bp
 from app.web.console.views import bp as console_bp
 from jit.views import bp as saml_bp
 from scim.views import bp as scim_bp
 
 
-def create_app(settings: config.Settings | None = None, **overrides: Any) -> Flask:
-    """Build the Flask app from settings (read from the environment when not given)."""
+def create_app(settings: config.Settings | None = None, *, clock: Clock | None = None,
+               **overrides: Any) -> Flask:
+    """Build the Flask app from settings (read from the environment when not given).
+
+    The TOML file's access policies and webhooks are validated here, so a mistake stops the
+    start with the key at fault. ``clock`` replaces the system clock (tests).
+    """
     settings = settings or config.load(**overrides)
     settings = config.ensure_secret_key(settings)
+    try:
+        access = load_access_config(settings.extra)
+        webhooks = load_endpoints(settings.extra)
+    except (PolicyError, WebhookConfigError) as err:
+        raise config.SettingsError(str(err)) from None
     # Rooted at app/web: the shared static files (one stylesheet) live there.
     app = Flask("app.web", instance_path=None)
     app.config.update(
@@ -43,11 +59,14 @@ def create_app(settings: config.Settings | None = None, **overrides: Any) -> Fla
     plumbing.configure_logging(settings.log_level)
     db = Database(settings.resolved_database_url)
     db.audit_log_file = settings.audit_log_file
+    db.webhooks = webhooks
+    if clock is not None:
+        db.clock = clock
     guard_append_only(db.write_session)
     guard_append_only(db.read_session)
-    context.init_app(app, settings, db)
+    context.init_app(app, settings, db, access)
     plumbing.init_app(app)
     errors.init_app(app)
-    for blueprint in (scim_bp, saml_bp, api_bp, console_bp):
+    for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,63 @@
+"""Time-driven work inside the server: access sweeps and webhook deliveries, every few seconds.
+
+Each gunicorn worker runs one daemon thread (started by ``config/gunicorn.conf.py`` after the
+worker boots), so ``make run`` needs no cron and no second process. Workers and instances may
+all run it: every transition is a compare-and-set in the database and every delivery a lease,
+so nothing is done twice. ``frontdesk access sweep`` runs the same work once, for cron.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from app.access.sweep import sweep
+from app.db import Database
+from app.outbox import deliver_due
+
+log = logging.getLogger("frontdesk.jobs")
+
+
+@dataclass(frozen=True)
+class JobsResult:
+    expired: int
+    started: int
+    ended: int
+    ending_soon: int
+    delivered: int
+
+
+def run_due(db: Database) -> JobsResult:
+    """Do once whatever is due."""
+    swept = sweep(db)
+    delivered = deliver_due(db)
+    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered)
+
+
+class BackgroundJobs:
+    """A daemon thread running ``run_due`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="frontdesk-jobs", daemon=True)
+
+    def start(self) -> BackgroundJobs:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                result = run_due(self.db)
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
+                log.exception("background jobs failed; retrying at the next tick")
+                continue
+            if any(vars(result).values()):
+                log.info("background jobs", extra={"fields": vars(result)})
