@@ -32,8 +32,8 @@ from app.web.factory import create_app
 PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 TABLES = ["audit_events", "admin_login_links", "saml_requests", "saml_seen_assertions",
-          "identity_links", "memberships", "user_values", "users", "groups",
-          "api_tokens"]
+          "outbox", "access_reviews", "grants", "access_requests",
+          "identity_links", "memberships", "user_values", "api_tokens", "users", "groups"]
 SCIM_HEADERS = {"Content-Type": "application/scim+json", "Accept": "application/scim+json"}
 
 

@@ -1,0 +1,1 @@
+"""Test helpers: plain modules that tests import (never from a conftest.py)."""
