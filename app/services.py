@@ -15,6 +15,8 @@ from typing import Any
 from typing import Literal
 
 from app import catalog
+from app.access.service import end_grants_of_group
+from app.access.service import end_grants_of_user
 from app.audit.events import Actor
 from app.audit.events import AuditAction
 from app.db import utcnow
@@ -154,6 +156,9 @@ def apply_user_change(uow: UnitOfWork, user: User, new: Document,
     uow.audit.record(action or _user_action(changes), actor=actor, target_kind="user",
                      target_id=user.id, target_label=user.user_name, changes=changes,
                      reason=reason)
+    if changes.get("active", [None, None])[1] is False:
+        # A deactivated user keeps no time-bound access: grants end with the same event batch.
+        end_grants_of_user(uow, user.id, "user_deactivated", actor)
     if commit:
         uow.commit()
 
@@ -189,6 +194,7 @@ def delete_user(uow: UnitOfWork, user_id: str, *, actor: Actor,
     user = uow.users.get(user_id, lock=True)
     _check_version(user.version, expected_version)
     label = user.user_name
+    end_grants_of_user(uow, user.id, "user_deleted", actor)
     left = uow.users.delete(user)
     changes: dict[str, Any] = {"userName": [label, None]}
     if left:
@@ -339,6 +345,7 @@ def delete_group(uow: UnitOfWork, group_id: str, *, actor: Actor,
     group = uow.groups.get(group_id, lock=True)
     _check_version(group.version, expected_version)
     label = group.display_name
+    end_grants_of_group(uow, group.id, "group_deleted", actor)
     uow.groups.delete(group)
     uow.audit.record(AuditAction.GROUP_DELETE, actor=actor, target_kind="group",
                      target_id=group_id, target_label=label, changes={"displayName": [label, None]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -14,12 +15,23 @@ from tests.helpers.access import T0
 from tests.helpers.access import make_group
 from tests.helpers.access import make_user
 from tests.helpers.access import with_access
+from tests.helpers.webhooks import Receiver
+
+WEBHOOK_SECRET = "receiver-secret-0123456789abcdef"
 
 
 @pytest.fixture
-def settings(settings: config.Settings) -> config.Settings:
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver that fails its first two deliveries."""
+    server = Receiver(fail_first=2).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(settings: config.Settings, receiver: Receiver) -> config.Settings:
     return with_access(settings, webhooks={
-        "audit-bus": {"url": "http://127.0.0.1:9/hook", "secret": "s" * 32}})
+        "bus": {"url": receiver.url, "secret": WEBHOOK_SECRET, "topics": ["access.*"]}})
 
 
 @pytest.fixture

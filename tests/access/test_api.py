@@ -279,7 +279,8 @@ def test_authentication_errors(client: FlaskClient, db: Database, cast: Cast) ->
     scim_only = make_token(db)
     wrong = client.get("/api/access/requests", headers={"Authorization": f"Bearer {scim_only}"})
     assert (wrong.status_code, wrong.get_json()["error"]) == (403, "forbidden")
+    token = personal_token(db, "äda@example.com")
     not_json = client.post("/api/access/requests", data="[1]",
-                           headers={"Authorization": f"Bearer {personal_token(db, 'äda@example.com')}",
+                           headers={"Authorization": f"Bearer {token}",
                                     "Content-Type": "application/json"})
     assert (not_json.status_code, not_json.get_json()["error"]) == (400, "invalid_json")
