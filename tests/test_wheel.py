@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -200,7 +201,7 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, DemoIdP]]:
                 time.sleep(0.1)
         yield url, idp
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown
         server.wait(timeout=15)
 
 
