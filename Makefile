@@ -33,7 +33,7 @@ install: $(STAMP) ## create .venv and install Frontdesk with its dev tools
 
 run: $(STAMP) ## migrate the database and serve on http://127.0.0.1:8000 (gunicorn)
 	$(BIN)/frontdesk db upgrade
-	$(BIN)/gunicorn -c config/gunicorn.conf.py
+	$(BIN)/gunicorn -c config/gunicorn_conf.py
 
 demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can sign in; never in production)
 	$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) --write-metadata-only
@@ -46,7 +46,7 @@ demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can 
 	echo; \
 	FRONTDESK_BIND=127.0.0.1:$(DEMO_PORT) FRONTDESK_BASE_URL=$(DEMO_SP_URL) \
 	FRONTDESK_SAML_IDP_METADATA=$(DEMO_IDP_DIR)/idp-metadata.xml \
-	$(BIN)/gunicorn -c config/gunicorn.conf.py
+	$(BIN)/gunicorn -c config/gunicorn_conf.py
 
 test: $(STAMP) ## lint, type-check and run the tests (adds PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set)
 	$(BIN)/ruff check .

@@ -194,7 +194,7 @@ class LiveServer:
             env["FRONTDESK_SAML_IDP_METADATA"] = ",".join(settings.saml_idp_metadata)
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(
-            [gunicorn, "-c", "config/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
+            [gunicorn, "-c", "config/gunicorn_conf.py", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--no-control-socket"],
             env=env, cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -7,7 +7,7 @@ re-creates when it does not hold the current seed:
 1. seed 100 000 users, 1 000 groups and one group of 100 000 members through the service layer
    (``tests/bench/seed.py``), or reuse the seed: SQLite keeps it in ``.bench/`` and each run
    works on a fresh copy; PostgreSQL keeps a marker table and runs on the seeded database;
-2. serve Frontdesk with gunicorn (``config/gunicorn.conf.py``, ``FRONTDESK_BENCH_WORKERS`` sync
+2. serve Frontdesk with gunicorn (``config/gunicorn_conf.py``, ``FRONTDESK_BENCH_WORKERS`` sync
    workers, default 2) and time each scenario over HTTP: warm-up, then a fixed duration with a
    closed loop of ``FRONTDESK_BENCH_CONNECTIONS`` connections (``tests/bench/load.py``); writes
    get unique inputs (new userNames, users still active, users not yet members);

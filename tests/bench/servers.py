@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``config/gunicorn.conf.py`` with ``workers`` sync workers; ``app`` overrides ``wsgi_app``.
+    """``config/gunicorn_conf.py`` with ``workers`` sync workers; ``app`` overrides ``wsgi_app``.
 
     Always ``stop()`` it (run.py does so in ``finally``); its stderr goes to ``log_path``.
     """
@@ -33,7 +33,7 @@ class Gunicorn:
         self.host = "127.0.0.1"
         self.url = f"http://{self.host}:{self.port}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        cmd = [gunicorn, "-c", "config/gunicorn.conf.py", "--bind", f"{self.host}:{self.port}",
+        cmd = [gunicorn, "-c", "config/gunicorn_conf.py", "--bind", f"{self.host}:{self.port}",
                "--workers", str(workers), "--no-control-socket"]
         if app:
             cmd.append(app)

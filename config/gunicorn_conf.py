@@ -1,4 +1,8 @@
-"""gunicorn settings for Frontdesk; every value can be overridden on the command line."""
+"""gunicorn settings for Frontdesk; every value can be overridden on the command line.
+
+Installed or in a checkout: ``gunicorn -c python:config.gunicorn_conf``. (A module name, not
+``gunicorn.conf.py``, so that an installed wheel can name it.)
+"""
 
 import multiprocessing
 import os
