@@ -174,7 +174,8 @@ def free_port() -> int:
 class LiveServer:
     """Frontdesk under real gunicorn (2 workers) on a free loopback port."""
 
-    def __init__(self, settings: config.Settings, workers: int = 2) -> None:
+    def __init__(self, settings: config.Settings, workers: int = 2,
+                 env: dict[str, str] | None = None) -> None:
         import subprocess
         import sys
         import time
@@ -182,6 +183,7 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        extra_env = env
         env = {
             **os.environ,
             "FRONTDESK_DATABASE_URL": settings.database_url,
@@ -192,6 +194,7 @@ class LiveServer:
         }
         if settings.saml_idp_metadata:
             env["FRONTDESK_SAML_IDP_METADATA"] = ",".join(settings.saml_idp_metadata)
+        env.update(extra_env or {})
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(
             [gunicorn, "-c", "config/gunicorn_conf.py", "--bind", f"127.0.0.1:{self.port}",

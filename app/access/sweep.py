@@ -23,7 +23,8 @@ from app.outbox import enqueue
 from app.uow import UnitOfWork
 
 SWEEPER = Actor("system", "sweeper", "system:sweeper")
-ENDING_SOON = timedelta(minutes=15)  # "ending soon" is sent this long before a grant ends
+# "ending soon" is sent this long before a grant ends (grants shorter than twice this get none).
+ENDING_SOON = timedelta(minutes=15)
 BATCH = 500
 
 
@@ -109,6 +110,8 @@ def _warn(uow: UnitOfWork, skip: bool) -> int:
     done = 0
     for grant in store.due_ending_soon(uow.session, now, now + ENDING_SOON, BATCH, skip):
         grant.ending_soon_sent = True
+        if grant.ends_at - grant.starts_at < 2 * ENDING_SOON:
+            continue  # a short grant's "ending soon" would arrive with its "started"
         enqueue(uow.session, uow.db.webhooks, "access.grant.ending_soon",
                 {**grant_to_dict(grant, now), "summary": f"{grant.user_name}'s access to "
                  f"{grant.group_name} ends at {grant.ends_at:%H:%M} UTC"}, now)
