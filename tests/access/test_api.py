@@ -284,3 +284,19 @@ def test_authentication_errors(client: FlaskClient, db: Database, cast: Cast) ->
                            headers={"Authorization": f"Bearer {token}",
                                     "Content-Type": "application/json"})
     assert (not_json.status_code, not_json.get_json()["error"]) == (400, "invalid_json")
+
+
+def test_a_personal_token_stops_while_its_user_is_deactivated(
+        client: FlaskClient, db: Database, cast: Cast, clock: FrozenClock) -> None:
+    from app import services
+    from app.audit.events import Actor
+    from app.uow import UnitOfWork
+
+    ada = as_user(client, db, "äda@example.com")
+    assert ada.get("/memberships").status_code == 200
+    with UnitOfWork(db) as uow:
+        services.set_user_active(uow, cast.ada, False, actor=Actor("test"), reason="left")
+    assert ada.get("/memberships").status_code == 401
+    with UnitOfWork(db) as uow:
+        services.set_user_active(uow, cast.ada, True, actor=Actor("test"), reason="back")
+    assert ada.get("/memberships").status_code == 200

@@ -11,8 +11,8 @@ from typing import Any
 from flask import Flask
 
 from app.access import service
-from app.access.queries import effective_memberships
 from app.access.principal import Principal
+from app.access.queries import effective_memberships
 from app.audit.events import Actor
 from app.clock import FrozenClock
 from app.db import Database
