@@ -300,3 +300,23 @@ def test_a_personal_token_stops_while_its_user_is_deactivated(
     with UnitOfWork(db) as uow:
         services.set_user_active(uow, cast.ada, True, actor=Actor("test"), reason="back")
     assert ada.get("/memberships").status_code == 200
+
+
+def test_break_glass_is_active_at_once_and_flagged_until_an_approver_reviews_it(
+        client: FlaskClient, db: Database, cast: Cast, clock: FrozenClock) -> None:
+    ada = as_user(client, db, "äda@example.com")
+    bob = as_user(client, db, "bob@example.com")
+    body = ada.post("/requests", {"group": "sandbox-1", "break_glass": True,
+                                  "reason": "prod is down"}).get_json()
+    assert (body["state"], body["break_glass"], body["needs_review"], body["grant"]["state"]) == (
+        "approved", True, True, "active")
+    assert body["decided_by"] == "policy 'sandbox': break_glass = true"
+    assert "access.break_glass" in outbox_topics(db)
+    assert ada.post(f"/requests/{body['id']}/close-review",
+                    {"reason": "fine"}).get_json()["error"] == "self_approval"
+    assert bob.post(f"/requests/{body['id']}/close-review").get_json()["error"] == \
+        "reason_required"
+    closed = bob.post(f"/requests/{body['id']}/close-review", {"reason": "justified outage"})
+    assert (closed.status_code, closed.get_json()["needs_review"]) == (200, False)
+    again = bob.post(f"/requests/{body['id']}/close-review", {"reason": "x"})
+    assert (again.status_code, again.get_json()["error"]) == (409, "no_review_needed")

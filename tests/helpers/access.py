@@ -64,6 +64,7 @@ POLICIES: dict[str, Any] = {
         "approvers": ["sre-leads"],
         "reason": "optional",
         "max_duration": "1d",
+        "break_glass": True,
     },
 }
 
