@@ -12,7 +12,6 @@ through ``scim.quirks``.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,8 @@ from scim.filters import read_filter
 from scim.match import compare
 from scim.match import folds
 from scim.match import matches
+from scim.schemas import validate_document
+from scim.schemas import validate_values
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MAX_OPERATIONS = 1000
@@ -150,44 +151,21 @@ def _resolve(kind: ResourceKind, path: str) -> _Target | None:
 
 
 # --- values ---------------------------------------------------------------------------------
+# The engine puts values in their canonical shape and checks no types: apply_patch validates the
+# patched document once, with validate_document, as a PUT body is validated.
 
 
-def _coerce_simple(attr: Attribute, value: Any, label: str) -> Any:
-    """Check a scalar against the attribute's type (RFC 7643 §2.3)."""
-    if attr.type == "boolean":
-        if isinstance(value, bool):
-            return value
-        # Entra: booleans arrive as "True"/"False" strings.
-        if isinstance(value, str) and value.casefold() in ("true", "false"):
-            return value.casefold() == "true"
-    elif attr.type == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif attr.type == "decimal":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-    elif isinstance(value, str):
-        return value
-    raise InvalidValue(f"{label} must be a {attr.type}, got {json.dumps(value)[:80]}")
+def _scalar(attr: Attribute, value: Any) -> Any:
+    """A simple value as it is stored (its type is validate_document's to check)."""
+    return quirks.string_boolean(value) if attr.type == "boolean" else value
 
 
-def _maybe_json(value: Any, label: str) -> Any:
-    """Entra: complex values (roles) sometimes arrive serialised as a JSON string."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise InvalidValue(f"{label}: value is not valid JSON") from None
-    return value
-
-
-def _coerce_complex(attr: Attribute, value: Any, label: str) -> Doc:
+def _complex(attr: Attribute, value: Any, label: str) -> Doc:
     """One complex value with canonical sub-attribute names; nulls and read-only keys dropped."""
-    value = _maybe_json(value, label)
-    if isinstance(value, list) and len(value) == 1 and not attr.multi_valued:
-        value = value[0]  # Entra: manager arrives as a one-element list.
-    if isinstance(value, str) and attr.sub("value") is not None:
-        value = {"value": value}  # Entra: bare-string manager id.
+    value = quirks.json_value(value, label)
+    if not attr.multi_valued:
+        value = quirks.single_element(value)
+    value = quirks.bare_id(value, attr)
     if not isinstance(value, dict):
         raise InvalidValue(f"{label} must be an object")
     out: Doc = {}
@@ -196,20 +174,20 @@ def _coerce_complex(attr: Attribute, value: Any, label: str) -> Doc:
         if sub is None:
             raise InvalidPath(f"unknown sub-attribute {attr.name}.{key}")
         if item is not None and sub.mutability != "readOnly":
-            out[sub.name] = _coerce_simple(sub, item, f"{attr.name}.{sub.name}")
+            out[sub.name] = _scalar(sub, item)
     return out
 
 
-def _coerce_element(attr: Attribute, value: Any, label: str) -> Any:
+def _element(attr: Attribute, value: Any, label: str) -> Any:
     if attr.type == "complex":
-        return _coerce_complex(attr, value, label)
-    return _coerce_simple(attr, value, label)
+        return _complex(attr, value, label)
+    return _scalar(attr, value)
 
 
-def _coerce_list(attr: Attribute, value: Any, label: str) -> list[Any]:
-    value = _maybe_json(value, label) if attr.type == "complex" else value
+def _list(attr: Attribute, value: Any, label: str) -> list[Any]:
+    value = quirks.json_value(value, label) if attr.type == "complex" else value
     items = value if isinstance(value, list) else [value]
-    return [_coerce_element(attr, item, label) for item in items if item is not None]
+    return [_element(attr, item, label) for item in items if item is not None]
 
 
 def _one_primary(items: list[Any], written: set[int]) -> None:
@@ -252,7 +230,7 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
     if target.flt is not None:
         _write_filtered(box, target, op, value, existing)
     elif target.sub is not None:
-        scalar = _coerce_simple(target.sub, value, label)
+        scalar = _scalar(target.sub, value)
         if not attr.multi_valued:
             box[attr.name] = {**(current if isinstance(current, dict) else {}),
                               target.sub.name: scalar}
@@ -260,7 +238,7 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         items = [{**e, target.sub.name: scalar} for e in existing] or [{target.sub.name: scalar}]
         _store_list(box, attr, items, set(range(len(items))))
     elif attr.multi_valued:
-        new = _coerce_list(attr, value, label)
+        new = _list(attr, value, label)
         base = existing if op == "add" else []
         for item in new:
             if item not in base:
@@ -268,7 +246,7 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         written = {i for i, e in enumerate(base) if any(e is n for n in new)}
         _store_list(box, attr, base, written)
     elif attr.type == "complex":
-        obj = _coerce_complex(attr, value, label)
+        obj = _complex(attr, value, label)
         # add and replace alike (RFC 7644 §3.5.2.1, §3.5.2.3): sub-attributes not in the value
         # are left unchanged and null ones become unassigned; only a new "value" (who a manager
         # is) replaces the whole object, so no stale $ref outlives it.
@@ -280,14 +258,12 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         else:
             box.pop(attr.name, None)
     else:
-        box[attr.name] = _coerce_simple(attr, value, label)
+        box[attr.name] = _scalar(attr, value)
 
 
 def _nulled(attr: Attribute, value: Any, label: str) -> set[str]:
     """The sub-attributes a complex value sets to null (RFC 7643 §2.5: unassigned)."""
-    value = _maybe_json(value, label)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
+    value = quirks.single_element(quirks.json_value(value, label))
     if not isinstance(value, dict):
         return set()
     return {sub.name for key, item in value.items()
@@ -298,9 +274,9 @@ def _write_filtered(box: Doc, target: _Target, op: Op, value: Any, items: list[A
     assert target.flt is not None
     attr, flt = target.attr, target.flt
     if target.sub is not None:
-        patch: Doc = {target.sub.name: _coerce_simple(target.sub, value, target.label)}
+        patch: Doc = {target.sub.name: _scalar(target.sub, value)}
     else:
-        patch = _coerce_complex(attr, _single(value, target.label), target.label)
+        patch = _complex(attr, _single(value, target.label), target.label)
     created = quirks.created_element(flt)
     hits = [i for i, e in enumerate(items) if matches(flt, e, attr)]
     for i in hits:
@@ -350,7 +326,7 @@ def _remove(doc: Doc, target: _Target, value: Any) -> None:
         _store_list(box, attr, kept, set())
     elif attr.multi_valued and value is not None and sub is None:
         # Entra: remove elements named in the value list, matched on their fields.
-        wanted = _coerce_list(attr, value, target.label)
+        wanted = validate_values(attr, _list(attr, value, target.label))
         _store_list(box, attr, [e for e in items if not any(_same(attr, e, w) for w in wanted)],
                     set())
     elif sub is None:
@@ -411,7 +387,8 @@ def _apply_no_path(doc: Doc, op: Op, value: Any, kind: ResourceKind) -> None:
 
 
 def apply_patch(document: Doc, operations: list[PatchOperation], kind: ResourceKind) -> Doc:
-    """Apply the operations in order to a deep copy of ``document`` and return it."""
+    """Apply the operations in order to a deep copy of ``document``; return the result validated
+    once, by ``validate_document``, as a PUT body would be."""
     result = copy.deepcopy(document)
     for operation in operations:
         if operation.op not in _OPS:
@@ -422,7 +399,7 @@ def apply_patch(document: Doc, operations: list[PatchOperation], kind: ResourceK
             raise NoTarget("remove needs a path")
         else:
             _apply_no_path(result, operation.op, operation.value, kind)
-    return result
+    return validate_document(kind, result)
 
 
 # --- request parsing ------------------------------------------------------------------------

@@ -59,7 +59,6 @@ from scim.schemas import etag
 from scim.schemas import load_group
 from scim.schemas import load_search_request
 from scim.schemas import load_user
-from scim.schemas import validate_document
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 register_renderer(bp, render_error)
@@ -375,7 +374,7 @@ def patch_user(user_id: str) -> Response:
     operations = parse_patch_request(json_body())
 
     def change(current: dict[str, Any]) -> dict[str, Any]:
-        return validate_document(USER_KIND, apply_patch(current, operations, USER_KIND))
+        return apply_patch(current, operations, USER_KIND)
 
     write(lambda work: services.update_user(work, user_id, change, actor=actor(),
                                             expected_version=if_match()))
@@ -444,7 +443,7 @@ def patch_group(group_id: str) -> Response:
     change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     if other:
         def change(current: dict[str, Any]) -> dict[str, Any]:
-            return validate_document(GROUP_KIND, apply_patch(current, other, GROUP_KIND))
+            return apply_patch(current, other, GROUP_KIND)
 
     write(lambda work: services.update_group(work, group_id, change, deltas, actor=actor(),
                                              expected_version=if_match()))
