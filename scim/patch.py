@@ -24,6 +24,7 @@ from app.catalog import Attribute
 from app.catalog import Path
 from app.catalog import ResourceKind
 from app.query import Criteria
+from config import Settings
 from scim import quirks
 from scim.errors import InvalidPath
 from scim.errors import InvalidSyntax
@@ -42,7 +43,8 @@ from scim.schemas import validate_document
 from scim.schemas import validate_values
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-MAX_OPERATIONS = 1000
+# The default of FRONTDESK_SCIM_MAX_PATCH_OPERATIONS; the server passes the setting.
+MAX_OPERATIONS = Settings.scim_max_patch_operations
 _OPS = ("add", "remove", "replace")
 # A path's filter is bounded by the body (FRONTDESK_SCIM_MAX_BODY_BYTES), not by the length and
 # term limits of a ?filter=: Okta removes members with one long or-chain.
@@ -438,8 +440,9 @@ def _parse_operation(raw: Any, index: int) -> PatchOperation:
     return PatchOperation(folded, path, value)
 
 
-def parse_patch_request(body: Any) -> list[PatchOperation]:
-    """Validate a PatchOp body (RFC 7644 §3.5.2) and return its operations, in order."""
+def parse_patch_request(body: Any, max_operations: int = MAX_OPERATIONS) -> list[PatchOperation]:
+    """Validate a PatchOp body (RFC 7644 §3.5.2) and return its operations, in order; more than
+    ``max_operations`` (FRONTDESK_SCIM_MAX_PATCH_OPERATIONS) is TooMany."""
     if not isinstance(body, dict):
         raise InvalidSyntax("a PATCH body must be a JSON object")
     _, schemas = _lookup(body, "schemas")
@@ -450,8 +453,8 @@ def parse_patch_request(body: Any) -> list[PatchOperation]:
     _, operations = _lookup(body, "operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("Operations must be a non-empty list")
-    if len(operations) > MAX_OPERATIONS:
-        raise TooMany(f"at most {MAX_OPERATIONS} operations per PATCH")
+    if len(operations) > max_operations:
+        raise TooMany(f"at most {max_operations} operations per PATCH")
     return [_parse_operation(raw, i) for i, raw in enumerate(operations)]
 
 
