@@ -167,11 +167,8 @@ def parse_sort_by(text: str, kind: ResourceKind) -> str:
 
 
 def _resolve(kind: ResourceKind, text: str) -> Path | None:
-    """Resolve a path; an extension attribute may come without its URN if the core lacks it.
-
-    Entra (tutorial Example 4) checks a manager with ``manager eq <id>``, no enterprise URN,
-    just as its PATCH names ``manager`` bare (Example 5). The core schema always wins.
-    """
+    """Resolve a path; an extension attribute may come without its URN if the core lacks it
+    (quirks.unprefixed_extension: Entra's ``manager eq <id>``)."""
     path = resolve(kind, text)
     ext = quirks.unprefixed_extension(kind, text.partition(".")[0]) if path is None else None
     return resolve(kind, f"{ext.id}:{text}") if ext is not None else path
