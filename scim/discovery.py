@@ -21,6 +21,9 @@ def service_provider_config(base: str, max_results: int, max_operations: int,
     return {
         "schemas": [SPC_SCHEMA],
         "documentationUri": f"{base.rsplit('/scim/v2', 1)[0]}/",
+        # RFC 7643 §5 gives "patch" only "supported": the cap on operations per PATCH
+        # (max_operations, FRONTDESK_SCIM_MAX_PATCH_OPERATIONS) is not advertised, since strict
+        # discovery clients (scim2-models, used by scim2-tester) refuse any other attribute.
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": max_results},

@@ -6,6 +6,11 @@ AST ourselves and resolve every path through ``app.catalog``; an unknown path is
 wider search. Its lexer knows neither string escapes, multi-digit numbers nor Entra's unquoted
 values, so every value is swapped for a numbered placeholder before lexing. Its ``and`` and ``or``
 share one precedence level, so logical chains are regrouped here: ``and`` binds tighter.
+
+The same grammar reads the filters of PATCH paths (``emails[type eq "work"].value``):
+``read_filter`` checks the syntax alone, ``parse_value_filter`` binds it to a multi-valued
+attribute, and ``scim.match`` evaluates the criteria against the elements of the resource
+being patched.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from app.query import Operator
 from app.query import Or
 from app.query import Value
 from app.query import ValuePath
+from scim import quirks
 from scim.errors import InvalidFilter
 
 MAX_LENGTH = 4096
@@ -56,33 +62,95 @@ class _Literal:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How long a filter may be, how many comparisons and how deeply nested; None: no limit."""
+
+    length: int | None = MAX_LENGTH
+    terms: int | None = MAX_TERMS
+    depth: int = MAX_DEPTH
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """A filter whose syntax is checked, not yet bound to a schema.
+
+    The top-level ``and``/``or`` chain is split here, so a long chain (Okta removes members with
+    ``value eq "a" or value eq "b" or ...``) is parsed one short, cached operand at a time.
+    ``operands`` are parse trees, each with its own values; ``operators`` join them, in order.
+    """
+
+    operands: tuple[tuple[Any, tuple[_Literal, ...]], ...]
+    operators: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class _Ctx:
     kind: ResourceKind
-    literals: list[_Literal]
+    literals: tuple[_Literal, ...]
     parent: tuple[str, Attribute] | None = None  # inside ``attr[...]``: its key and definition
 
 
 def parse_filter(text: str, kind: ResourceKind) -> Criteria:
     """Compile a SCIM filter for ``kind`` into criteria; anything doubtful is InvalidFilter."""
-    if len(text) > MAX_LENGTH:
-        raise InvalidFilter(f"The filter is longer than {MAX_LENGTH} characters.")
+    return _bind(read_filter(text), kind, None)
+
+
+def read_filter(text: str, limits: Limits = Limits(), *, unquoted: bool = True) -> Syntax:
+    """Check a filter's syntax (RFC 7644 §3.4.2.2) within ``limits``; bind it later.
+
+    ``unquoted``: whether a value may come unquoted (quirks.unquoted_value); where it may not,
+    ``true``, ``false`` and ``null`` are read in any case.
+    """
+    if limits.length is not None and len(text) > limits.length:
+        raise InvalidFilter(f"The filter is longer than {limits.length} characters.")
     if not text.strip():
         raise InvalidFilter("The filter is empty.")
-    quoted, literals = _prequote(text)
+    segments, operators, literals = _prequote(text, limits, unquoted)
+    operands: list[tuple[Any, tuple[_Literal, ...]]] = []
+    for tokens in segments:
+        base = next((t for t in tokens if isinstance(t, int)), len(literals))
+        count = sum(isinstance(t, int) for t in tokens)
+        quoted = " ".join(t if isinstance(t, str) else f'"{t - base}"' for t in tokens)
+        operands.append((_parse(quoted), tuple(literals[base:base + count])))
+    return Syntax(tuple(operands), tuple(operators))
+
+
+def parse_value_filter(syntax: Syntax, kind: ResourceKind, key: str, attr: Attribute) -> Criteria:
+    """Bind the filter of a PATCH path ``key[...]`` to the sub-attributes of ``attr``.
+
+    The criteria are those a ``?filter=key[...]`` gives inside its ValuePath.
+    """
+    return _bind(syntax, kind, (key, attr))
+
+
+def _bind(syntax: Syntax, kind: ResourceKind, parent: tuple[str, Attribute] | None) -> Criteria:
+    chain: list[Any] = []
+    for i, (tree, literals) in enumerate(syntax.operands):
+        if i:
+            chain.append(syntax.operators[i - 1])
+        chain.append(_walk(tree, _Ctx(kind, literals, parent)))
+    return _regroup(chain)
+
+
+def _parse(quoted: str) -> Any:
     try:
-        tree = _parse_shape(quoted)
+        tree = _parse_shape(quoted) if len(quoted) <= MAX_LENGTH else _parse_tree(quoted)
     except Exception as exc:
         detail = f"The filter is not valid SCIM filter syntax: {_describe(exc)}."
         raise InvalidFilter(detail) from exc
     if tree is None:
         raise InvalidFilter("The filter is not valid SCIM filter syntax.")
-    return _walk(tree, _Ctx(kind, literals))
+    return tree
 
 
 @lru_cache(maxsize=512)
 def _parse_shape(quoted: str) -> Any:
     """Parse a filter whose values are placeholders: IdPs send the same few shapes (``userName
     eq "0"``) with different values, so the parse tree is shared; the walk never mutates it."""
+    return _parse_tree(quoted)
+
+
+def _parse_tree(quoted: str) -> Any:
     return SCIMParser().parse(SCIMLexer().tokenize(quoted))
 
 
@@ -99,23 +167,21 @@ def parse_sort_by(text: str, kind: ResourceKind) -> str:
 
 
 def _resolve(kind: ResourceKind, text: str) -> Path | None:
-    """Resolve a path; an extension attribute may come without its URN if the core lacks it.
-
-    Entra (tutorial Example 4) checks a manager with ``manager eq <id>``, no enterprise URN,
-    just as its PATCH names ``manager`` bare (Example 5). The core schema always wins.
-    """
+    """Resolve a path; an extension attribute may come without its URN if the core lacks it
+    (quirks.unprefixed_extension: Entra's ``manager eq <id>``)."""
     path = resolve(kind, text)
-    if path is None and not text.casefold().startswith("urn:"):
-        for ext in kind.extensions:
-            path = resolve(kind, f"{ext.id}:{text}")
-            if path is not None:
-                break
-    return path
+    ext = quirks.unprefixed_extension(kind, text.partition(".")[0]) if path is None else None
+    return resolve(kind, f"{ext.id}:{text}") if ext is not None else path
 
 
-def _prequote(text: str) -> tuple[str, list[_Literal]]:
-    """Swap every value for a placeholder ``"N"``; count terms and nesting on the way."""
-    out: list[str] = []
+def _prequote(text: str, limits: Limits, unquoted: bool) -> tuple[list[list[str | int]], list[str],
+                                                                   list[_Literal]]:
+    """Swap every value for its index in the values; count terms and nesting on the way.
+
+    Return the tokens split at the top-level ``and``/``or``, those operators, and the values.
+    """
+    segments: list[list[str | int]] = [[]]
+    operators: list[str] = []
     literals: list[_Literal] = []
     prev, depth, terms, pos = "start", 0, 0, 0
     while pos < len(text):
@@ -131,28 +197,44 @@ def _prequote(text: str) -> tuple[str, list[_Literal]]:
             except ValueError:
                 raise InvalidFilter(f"Invalid string {tok[:40]} in the filter.") from None
         elif prev == "op" and tok not in ("(", ")", "[", "]") and low not in _KEYWORDS:
-            kinds = {"true": "true", "false": "false", "null": "null"}
-            guess = "number" if _NUMBER.fullmatch(tok) else "bare"
-            literal = _Literal(kinds.get(tok, guess), tok)
+            literal = _Literal(_word_kind(tok, unquoted), tok)
         else:
             if tok in ("(", "["):
                 depth, prev = depth + 1, "start"
-                if depth > MAX_DEPTH:
-                    raise InvalidFilter(f"The filter nests deeper than {MAX_DEPTH} levels.")
+                if depth > limits.depth:
+                    raise InvalidFilter(f"The filter nests deeper than {limits.depth} levels.")
             elif tok in (")", "]"):
                 depth, prev = depth - 1, "close"
             elif prev in ("path", "close") and low in _COMPARE | {"pr"}:
                 terms, prev = terms + 1, "op" if low != "pr" else "value"
-                if terms > MAX_TERMS:
-                    raise InvalidFilter(f"The filter has more than {MAX_TERMS} comparisons.")
+                if limits.terms is not None and terms > limits.terms:
+                    raise InvalidFilter(f"The filter has more than {limits.terms} comparisons.")
+            elif depth == 0 and prev in ("value", "close") and low in ("and", "or"):
+                operators.append(low)
+                segments.append([])
+                prev = "logic"
+                continue
             else:
                 prev = "logic" if low in ("and", "or", "not") else "path"
-            out.append(tok)
+            segments[-1].append(tok)
             continue
-        out.append(f'"{len(literals)}"')
+        segments[-1].append(len(literals))
         literals.append(literal)
         prev = "value"
-    return " ".join(out), literals
+    return segments, operators, literals
+
+
+def _word_kind(word: str, unquoted: bool) -> str:
+    """The kind of an unquoted value: true, false, null, number, or bare (text)."""
+    keywords = ("true", "false", "null")
+    if word in keywords:
+        return word
+    if _NUMBER.fullmatch(word):
+        return "number"
+    if not unquoted and word.lower() in keywords:
+        return word.lower()
+    quirks.unquoted_value(word, accepted=unquoted)
+    return "bare"
 
 
 def _describe(exc: Exception) -> str:
@@ -173,32 +255,39 @@ def _walk(node: Any, ctx: _Ctx) -> Criteria:
         inner = _walk(node.expr, ctx)
         return Not(inner) if node.negated else inner
     if isinstance(node, ast.LogExpr):
-        chain: list[Any] = []
-        _chain(node, chain)
-        groups: list[list[Criteria]] = [[]]
-        for item in chain:
-            if isinstance(item, str):
-                if item.lower() == "or":
-                    groups.append([])
-            else:
-                groups[-1].append(_walk(item, ctx))
-        return _join(Or, [_join(And, group) for group in groups])
+        return _regroup([i if isinstance(i, str) else _walk(i, ctx) for i in _chain(node)])
     if isinstance(node, ast.AttrExpr):
         return _attr_expr(node, ctx)
     raise InvalidFilter("The filter has an expression this server does not support.")
 
 
-def _chain(node: Any, out: list[Any]) -> None:
-    """Flatten an unparenthesised and/or chain into operands and operators, in order."""
-    if isinstance(node, ast.LogExpr):
-        _chain(node.expr1, out)
-        out.append(node.op)
-        _chain(node.expr2, out)
-    elif (isinstance(node, ast.Filter) and node.namespace is None and not node.negated
-          and isinstance(node.expr, ast.LogExpr)):
-        _chain(node.expr, out)
-    else:
-        out.append(node)
+def _chain(node: Any) -> list[Any]:
+    """Flatten an unparenthesised and/or chain into operands and operators, in order (without
+    recursion: a chain may be thousands of terms long)."""
+    out: list[Any] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.LogExpr):
+            stack.extend((item.expr2, item.op, item.expr1))
+        elif (isinstance(item, ast.Filter) and item.namespace is None and not item.negated
+              and isinstance(item.expr, ast.LogExpr)):
+            stack.append(item.expr)
+        else:
+            out.append(item)
+    return out
+
+
+def _regroup(chain: list[Criteria | str]) -> Criteria:
+    """Join operands and operators in order; ``and`` binds tighter than ``or``."""
+    groups: list[list[Criteria]] = [[]]
+    for item in chain:
+        if isinstance(item, str):
+            if item.lower() == "or":
+                groups.append([])
+        else:
+            groups[-1].append(item)
+    return _join(Or, [_join(And, group) for group in groups])
 
 
 def _join(cls: type[And] | type[Or], items: list[Criteria]) -> Criteria:
@@ -321,10 +410,9 @@ def _value(attr: Attribute, literal: _Literal, label: str) -> Value:
     """Type the value after the attribute: str, bool, aware datetime, int or float."""
     kind, text = literal.kind, literal.text
     if attr.type == "boolean":
-        if kind in ("true", "false") or kind in ("string", "bare") and text.lower() in (
-            "true", "false"
-        ):
-            return text.lower() == "true"
+        flag = quirks.string_boolean(text)
+        if isinstance(flag, bool):
+            return flag
     elif kind in ("true", "false"):
         pass
     elif attr.type in ("string", "reference"):

@@ -1,36 +1,54 @@
 """The PATCH engine (RFC 7644 §3.5.2): parse a PatchOp body, apply it to a stored document.
 
 Pure functions on plain dicts, checked against ``app.catalog``, so the service can run the same
-engine for users and groups. Group ``members`` never go through ``apply_patch``: they are split
-off as deltas (``split_member_operations``) so a one-member change never loads the whole group.
-Okta and Entra ID quirks (see /work/shared/IDP-NOTES.md) are accepted as they come.
+engine for users and groups. A path's filter (``emails[type eq "work"]``) is read by the grammar
+of ``?filter=`` (``scim.filters``) into the same criteria, and evaluated against the elements of
+the resource being patched by ``scim.match``. Group ``members`` never go through ``apply_patch``:
+they are split off as deltas (``split_member_operations``) so a one-member change never loads the
+whole group. Okta and Entra ID quirks (see /work/shared/IDP-NOTES.md) are accepted as they come,
+through ``scim.quirks``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 from typing import Literal
+from typing import cast
 
+from app.catalog import GROUP_KIND
 from app.catalog import GROUP_SCHEMA
 from app.catalog import Attribute
+from app.catalog import Path
 from app.catalog import ResourceKind
-from scim.errors import InvalidFilter
+from app.query import Criteria
+from config import Settings
+from scim import quirks
 from scim.errors import InvalidPath
 from scim.errors import InvalidSyntax
 from scim.errors import InvalidValue
 from scim.errors import Mutability
 from scim.errors import NoTarget
 from scim.errors import TooMany
+from scim.filters import Limits
+from scim.filters import Syntax
+from scim.filters import parse_value_filter
+from scim.filters import read_filter
+from scim.match import compare
+from scim.match import folds
+from scim.match import matches
+from scim.schemas import validate_document
+from scim.schemas import validate_values
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-MAX_OPERATIONS = 1000
+# The default of FRONTDESK_SCIM_MAX_PATCH_OPERATIONS; the server passes the setting.
+MAX_OPERATIONS = Settings.scim_max_patch_operations
 _OPS = ("add", "remove", "replace")
-# Okta echoes these read-only keys in a path-less value (group rename); they are not changes.
-_ECHOED = frozenset({"id", "schemas", "meta"})
+# A path's filter is bounded by the body (FRONTDESK_SCIM_MAX_BODY_BYTES), not by the length and
+# term limits of a ?filter=: Okta removes members with one long or-chain.
+_PATH_FILTER = Limits(length=None, terms=None, depth=32)
 
 Op = Literal["add", "remove", "replace"]
 Doc = dict[str, Any]
@@ -58,216 +76,17 @@ class MemberChange:
     remove_all: bool = False
 
 
-# --- value filters inside brackets (RFC 7644 §3.4.2.2 valFilter) ---------------------------
-
-
-@dataclass(frozen=True)
-class _Cmp:
-    attr: str
-    op: str
-    value: Any = None
-
-
-@dataclass(frozen=True)
-class _Bool:
-    op: Literal["and", "or"]
-    items: tuple[_Expr, ...]  # flat, so a long "or" chain does not nest deeply
-
-
-@dataclass(frozen=True)
-class _Not:
-    item: _Expr
-
-
-_Expr = _Cmp | _Bool | _Not
+# --- paths (RFC 7644 §3.5.2 PATH) -----------------------------------------------------------
 
 _NAME = r"\$?[A-Za-z][A-Za-z0-9_-]*"
 _PATH_RE = re.compile(rf"(?P<attr>{_NAME})(?:\[(?P<flt>.*)\])?(?:\.(?P<sub>{_NAME}))?", re.DOTALL)
-_TOKEN_RE = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<par>[()])|(?P<word>[^\s()"]+))')
-_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_SPACE_RE = re.compile(r"\s*\Z")
-_MAX_NESTING = 32
-_COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "lt", "ge", "le"})
-
-
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while not _SPACE_RE.match(text, pos):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None or m.lastgroup is None:
-            raise InvalidFilter(f"cannot read filter {text!r} at offset {pos}")
-        tokens.append((m.lastgroup, m.group(m.lastgroup)))
-        pos = m.end()
-    return tokens
-
-
-class _FilterParser:
-    """Recursive descent: or < and < not/parens/comparison, as RFC 7644 §3.4.2.2 orders them."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.pos = 0
-        self.depth = 0
-
-    def fail(self, why: str) -> InvalidFilter:
-        return InvalidFilter(f"invalid filter {self.text!r}: {why}")
-
-    def peek_word(self) -> str | None:
-        if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "word":
-            return self.tokens[self.pos][1].casefold()
-        return None
-
-    def take(self) -> tuple[str, str]:
-        if self.pos >= len(self.tokens):
-            raise self.fail("unexpected end")
-        self.pos += 1
-        return self.tokens[self.pos - 1]
-
-    def parse(self) -> _Expr:
-        expr = self.expr()
-        if self.pos != len(self.tokens):
-            raise self.fail(f"unexpected {self.tokens[self.pos][1]!r}")
-        return expr
-
-    def expr(self) -> _Expr:
-        items = [self.term()]
-        while self.peek_word() == "or":
-            self.pos += 1
-            items.append(self.term())
-        return items[0] if len(items) == 1 else _Bool("or", tuple(items))
-
-    def term(self) -> _Expr:
-        items = [self.factor()]
-        while self.peek_word() == "and":
-            self.pos += 1
-            items.append(self.factor())
-        return items[0] if len(items) == 1 else _Bool("and", tuple(items))
-
-    def factor(self) -> _Expr:
-        kind, text = self.take()
-        if kind == "word" and text.casefold() == "not":
-            return _Not(self.parenthesised())
-        if (kind, text) == ("par", "("):
-            self.pos -= 1
-            return self.parenthesised()
-        if kind != "word" or not re.fullmatch(_NAME, text):
-            raise self.fail(f"expected an attribute name, got {text!r}")
-        op = self.take()[1].casefold()
-        if op == "pr":
-            return _Cmp(text, "pr")
-        if op not in _COMPARE_OPS:
-            raise self.fail(f"unknown operator {op!r}")
-        return _Cmp(text, op, self.literal())
-
-    def parenthesised(self) -> _Expr:
-        if self.take() != ("par", "("):
-            raise self.fail("expected '('")
-        self.depth += 1
-        if self.depth > _MAX_NESTING:
-            raise self.fail("nested too deeply")
-        inner = self.expr()
-        if self.take() != ("par", ")"):
-            raise self.fail("expected ')'")
-        self.depth -= 1
-        return inner
-
-    def literal(self) -> Any:
-        kind, text = self.take()
-        if kind == "str":
-            try:
-                return json.loads(text)
-            except ValueError:
-                raise self.fail(f"bad string {text!r}") from None
-        words: dict[str, Any] = {"true": True, "false": False, "null": None}
-        if kind == "word" and text.casefold() in words:
-            return words[text.casefold()]
-        if kind == "word" and _NUMBER_RE.fullmatch(text):
-            return json.loads(text)
-        raise self.fail(f"expected a value, got {text!r}")
-
-
-def _bind(expr: _Expr, attr: Attribute) -> _Expr:
-    """Check the filter's names against ``attr``'s sub-attributes; use canonical names."""
-    if isinstance(expr, _Bool):
-        return _Bool(expr.op, tuple(_bind(item, attr) for item in expr.items))
-    if isinstance(expr, _Not):
-        return _Not(_bind(expr.item, attr))
-    sub = attr.sub(expr.attr)
-    if sub is None:
-        raise InvalidFilter(f"{attr.name} has no sub-attribute {expr.attr!r}")
-    value = expr.value
-    if sub.type == "boolean" and isinstance(value, str):
-        value = _coerce_simple(sub, value, f"{attr.name}.{sub.name}")
-    if expr.op in ("co", "sw", "ew") and not isinstance(value, str):
-        raise InvalidFilter(f"{expr.op} needs a string in the filter on {attr.name}")
-    if expr.op in ("gt", "ge", "lt", "le") and (value is None or isinstance(value, bool)):
-        raise InvalidFilter(f"{expr.op} needs a string or number in the filter on {attr.name}")
-    return _Cmp(sub.name, expr.op, value)
-
-
-def _compare(op: str, actual: Any, wanted: Any, case_exact: bool) -> bool:
-    if op == "pr":
-        return actual not in (None, "", [], {})
-    if isinstance(actual, str) and isinstance(wanted, str) and not case_exact:
-        actual, wanted = actual.casefold(), wanted.casefold()
-    if op in ("eq", "ne"):
-        same = type(actual) is type(wanted) or (
-            isinstance(actual, int | float) and isinstance(wanted, int | float)
-            and not isinstance(actual, bool) and not isinstance(wanted, bool)
-        )
-        return (same and actual == wanted) is (op == "eq")
-    if isinstance(actual, str) and isinstance(wanted, str):
-        if op in ("co", "sw", "ew"):
-            return {"co": wanted in actual, "sw": actual.startswith(wanted),
-                    "ew": actual.endswith(wanted)}[op]
-    elif not (isinstance(actual, int | float) and isinstance(wanted, int | float)):
-        return False
-    if op == "gt":
-        return bool(actual > wanted)
-    if op == "ge":
-        return bool(actual >= wanted)
-    if op == "lt":
-        return bool(actual < wanted)
-    return op == "le" and bool(actual <= wanted)
-
-
-def _matches(expr: _Expr, element: Any, attr: Attribute) -> bool:
-    """Evaluate a bound filter against one element of a multi-valued attribute."""
-    if isinstance(expr, _Bool):
-        hits = (_matches(item, element, attr) for item in expr.items)
-        return all(hits) if expr.op == "and" else any(hits)
-    if isinstance(expr, _Not):
-        return not _matches(expr.item, element, attr)
-    sub = attr.sub(expr.attr)
-    actual = element.get(expr.attr) if isinstance(element, dict) else None
-    return _compare(expr.op, actual, expr.value, sub is not None and sub.case_exact)
-
-
-def _eq_terms(expr: _Expr) -> dict[str, Any] | None:
-    """The fields an element created through this filter gets, or None if it cannot be built."""
-    if isinstance(expr, _Cmp):
-        return {expr.attr: expr.value} if expr.op == "eq" and expr.value is not None else None
-    if isinstance(expr, _Bool) and expr.op == "and":
-        terms: dict[str, Any] = {}
-        for item in expr.items:
-            found = _eq_terms(item)
-            if found is None:
-                return None
-            terms.update(found)
-        return terms
-    return None
-
-
-# --- paths (RFC 7644 §3.5.2 PATH) -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _RawPath:
     schema: str | None
     attr: str
-    flt: _Expr | None
+    flt: Syntax | None  # checked for syntax; bound to the attribute by _resolve
     sub: str | None
 
 
@@ -282,7 +101,7 @@ def _parse_path(path: str) -> _RawPath:
     m = _PATH_RE.fullmatch(text)
     if m is None:
         raise InvalidPath(f"invalid path {path!r}")
-    flt = _FilterParser(m["flt"]).parse() if m["flt"] is not None else None
+    flt = read_filter(m["flt"], _PATH_FILTER, unquoted=False) if m["flt"] is not None else None
     return _RawPath(schema, m["attr"], flt, m["sub"])
 
 
@@ -290,7 +109,7 @@ def _parse_path(path: str) -> _RawPath:
 class _Target:
     ext: str | None  # the extension URN whose object holds the attribute, None for top level
     attr: Attribute
-    flt: _Expr | None
+    flt: Criteria | None  # over the attribute's sub-attributes, as in a ValuePath
     sub: Attribute | None
     label: str
 
@@ -309,11 +128,9 @@ def _resolve(kind: ResourceKind, path: str) -> _Target | None:
         raise Mutability(f"{path!r} is read-only")
     else:
         attr = kind.top(raw.attr)
-        # Entra: Example 5 sends "manager" without the enterprise URN.
-        for schema in kind.extensions if attr is None and raw.schema is None else ():
-            if (found := schema.attr(raw.attr)) is not None:
-                ext, attr = schema.id, found
-                break
+        found = quirks.unprefixed_extension(kind, raw.attr) if raw.schema is None else None
+        if found is not None:
+            ext, attr = found.id, found.attr(raw.attr)
     if attr is None:
         raise InvalidPath(f"unknown attribute in path {path!r}")
     if attr.mutability == "readOnly":
@@ -329,49 +146,28 @@ def _resolve(kind: ResourceKind, path: str) -> _Target | None:
         raise InvalidPath(f"unknown sub-attribute in path {path!r}")
     if sub is not None and sub.mutability == "readOnly":
         raise Mutability(f"{path!r} is read-only")
-    flt = _bind(raw.flt, attr) if raw.flt is not None else None
+    flt = None
+    if raw.flt is not None:
+        flt = parse_value_filter(raw.flt, kind, Path(ext, attr).key, attr)
     return _Target(ext, attr, flt, sub, path)
 
 
 # --- values ---------------------------------------------------------------------------------
+# The engine puts values in their canonical shape and checks no types: apply_patch validates the
+# patched document once, with validate_document, as a PUT body is validated.
 
 
-def _coerce_simple(attr: Attribute, value: Any, label: str) -> Any:
-    """Check a scalar against the attribute's type (RFC 7643 §2.3)."""
-    if attr.type == "boolean":
-        if isinstance(value, bool):
-            return value
-        # Entra: booleans arrive as "True"/"False" strings.
-        if isinstance(value, str) and value.casefold() in ("true", "false"):
-            return value.casefold() == "true"
-    elif attr.type == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif attr.type == "decimal":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-    elif isinstance(value, str):
-        return value
-    raise InvalidValue(f"{label} must be a {attr.type}, got {json.dumps(value)[:80]}")
+def _scalar(attr: Attribute, value: Any) -> Any:
+    """A simple value as it is stored (its type is validate_document's to check)."""
+    return quirks.string_boolean(value) if attr.type == "boolean" else value
 
 
-def _maybe_json(value: Any, label: str) -> Any:
-    """Entra: complex values (roles) sometimes arrive serialised as a JSON string."""
-    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise InvalidValue(f"{label}: value is not valid JSON") from None
-    return value
-
-
-def _coerce_complex(attr: Attribute, value: Any, label: str) -> Doc:
+def _complex(attr: Attribute, value: Any, label: str) -> Doc:
     """One complex value with canonical sub-attribute names; nulls and read-only keys dropped."""
-    value = _maybe_json(value, label)
-    if isinstance(value, list) and len(value) == 1 and not attr.multi_valued:
-        value = value[0]  # Entra: manager arrives as a one-element list.
-    if isinstance(value, str) and attr.sub("value") is not None:
-        value = {"value": value}  # Entra: bare-string manager id.
+    value = quirks.json_value(value, label)
+    if not attr.multi_valued:
+        value = quirks.single_element(value)
+    value = quirks.bare_id(value, attr)
     if not isinstance(value, dict):
         raise InvalidValue(f"{label} must be an object")
     out: Doc = {}
@@ -380,20 +176,20 @@ def _coerce_complex(attr: Attribute, value: Any, label: str) -> Doc:
         if sub is None:
             raise InvalidPath(f"unknown sub-attribute {attr.name}.{key}")
         if item is not None and sub.mutability != "readOnly":
-            out[sub.name] = _coerce_simple(sub, item, f"{attr.name}.{sub.name}")
+            out[sub.name] = _scalar(sub, item)
     return out
 
 
-def _coerce_element(attr: Attribute, value: Any, label: str) -> Any:
+def _element(attr: Attribute, value: Any, label: str) -> Any:
     if attr.type == "complex":
-        return _coerce_complex(attr, value, label)
-    return _coerce_simple(attr, value, label)
+        return _complex(attr, value, label)
+    return _scalar(attr, value)
 
 
-def _coerce_list(attr: Attribute, value: Any, label: str) -> list[Any]:
-    value = _maybe_json(value, label) if attr.type == "complex" else value
+def _list(attr: Attribute, value: Any, label: str) -> list[Any]:
+    value = quirks.json_value(value, label) if attr.type == "complex" else value
     items = value if isinstance(value, list) else [value]
-    return [_coerce_element(attr, item, label) for item in items if item is not None]
+    return [_element(attr, item, label) for item in items if item is not None]
 
 
 def _one_primary(items: list[Any], written: set[int]) -> None:
@@ -436,7 +232,7 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
     if target.flt is not None:
         _write_filtered(box, target, op, value, existing)
     elif target.sub is not None:
-        scalar = _coerce_simple(target.sub, value, label)
+        scalar = _scalar(target.sub, value)
         if not attr.multi_valued:
             box[attr.name] = {**(current if isinstance(current, dict) else {}),
                               target.sub.name: scalar}
@@ -444,7 +240,7 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         items = [{**e, target.sub.name: scalar} for e in existing] or [{target.sub.name: scalar}]
         _store_list(box, attr, items, set(range(len(items))))
     elif attr.multi_valued:
-        new = _coerce_list(attr, value, label)
+        new = _list(attr, value, label)
         base = existing if op == "add" else []
         for item in new:
             if item not in base:
@@ -452,7 +248,7 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         written = {i for i, e in enumerate(base) if any(e is n for n in new)}
         _store_list(box, attr, base, written)
     elif attr.type == "complex":
-        obj = _coerce_complex(attr, value, label)
+        obj = _complex(attr, value, label)
         # add and replace alike (RFC 7644 §3.5.2.1, §3.5.2.3): sub-attributes not in the value
         # are left unchanged and null ones become unassigned; only a new "value" (who a manager
         # is) replaces the whole object, so no stale $ref outlives it.
@@ -464,14 +260,12 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
         else:
             box.pop(attr.name, None)
     else:
-        box[attr.name] = _coerce_simple(attr, value, label)
+        box[attr.name] = _scalar(attr, value)
 
 
 def _nulled(attr: Attribute, value: Any, label: str) -> set[str]:
     """The sub-attributes a complex value sets to null (RFC 7643 §2.5: unassigned)."""
-    value = _maybe_json(value, label)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
+    value = quirks.single_element(quirks.json_value(value, label))
     if not isinstance(value, dict):
         return set()
     return {sub.name for key, item in value.items()
@@ -482,19 +276,19 @@ def _write_filtered(box: Doc, target: _Target, op: Op, value: Any, items: list[A
     assert target.flt is not None
     attr, flt = target.attr, target.flt
     if target.sub is not None:
-        patch: Doc = {target.sub.name: _coerce_simple(target.sub, value, target.label)}
+        patch: Doc = {target.sub.name: _scalar(target.sub, value)}
     else:
-        patch = _coerce_complex(attr, _single(value, target.label), target.label)
-    terms = _eq_terms(flt) or {}
-    hits = [i for i, e in enumerate(items) if _matches(flt, e, attr)]
+        patch = _complex(attr, _single(value, target.label), target.label)
+    created = quirks.created_element(flt)
+    hits = [i for i, e in enumerate(items) if matches(flt, e, attr)]
     for i in hits:
         merge = op == "add" or target.sub is not None
-        items[i] = {**items[i], **patch} if merge else {**terms, **patch}
+        items[i] = {**items[i], **patch} if merge else {**(created or {}), **patch}
     if not hits:
         # Entra: add or replace through a filter that matches nothing creates the element.
-        if _eq_terms(flt) is None:
+        if created is None:
             raise NoTarget(f"{target.label!r} matches nothing and cannot create an element")
-        items.append({**terms, **patch})
+        items.append({**created, **patch})
         hits = [len(items) - 1]
     _store_list(box, attr, items, set(hits))
 
@@ -511,7 +305,7 @@ def _same(attr: Attribute, element: Any, wanted: Doc) -> bool:
     if not isinstance(element, dict) or not wanted:
         return False
     return all(
-        _compare("eq", element.get(k), v, (s := attr.sub(k)) is not None and s.case_exact)
+        compare("eq", element.get(k), v, fold=(s := attr.sub(k)) is not None and folds(s))
         for k, v in wanted.items()
     )
 
@@ -528,13 +322,13 @@ def _remove(doc: Doc, target: _Target, value: Any) -> None:
     if target.flt is not None:
         flt = target.flt
         if sub is None:
-            kept = [e for e in items if not _matches(flt, e, attr)]
+            kept = [e for e in items if not matches(flt, e, attr)]
         else:
-            kept = [_without(e, sub.name) if _matches(flt, e, attr) else e for e in items]
+            kept = [_without(e, sub.name) if matches(flt, e, attr) else e for e in items]
         _store_list(box, attr, kept, set())
     elif attr.multi_valued and value is not None and sub is None:
         # Entra: remove elements named in the value list, matched on their fields.
-        wanted = _coerce_list(attr, value, target.label)
+        wanted = validate_values(attr, _list(attr, value, target.label))
         _store_list(box, attr, [e for e in items if not any(_same(attr, e, w) for w in wanted)],
                     set())
     elif sub is None:
@@ -578,25 +372,25 @@ def _apply_no_path(doc: Doc, op: Op, value: Any, kind: ResourceKind) -> None:
         raise InvalidSyntax(f"{op} without a path needs an object value")
     for key, item in value.items():
         folded = str(key).casefold()
-        if folded in _ECHOED:
+        if folded in quirks.ECHOED_KEYS:
             continue
         schema = next((s for s in kind.schemas() if s.id.casefold() == folded), None)
         if schema is not None:
             if not isinstance(item, dict):
                 raise InvalidValue(f"{key} must hold an object")
             for name, sub_value in item.items():
-                if str(name).casefold() not in _ECHOED:
+                if str(name).casefold() not in quirks.ECHOED_KEYS:
                     _apply_path(doc, op, f"{schema.id}:{name}", sub_value, kind)
             continue
-        known = any(folded.startswith(s.id.casefold() + ":") for s in kind.schemas())
-        if folded.startswith("urn:") and not known:
-            continue  # Entra: extension URNs we do not serve are sent anyway; ignore them.
+        if quirks.foreign_urn(kind, str(key), paths=True):
+            continue  # an extension this server does not serve: ignored
         # Entra (aadOptscim062020): keys are paths, e.g. "name.givenName" or URN-prefixed.
         _apply_path(doc, op, str(key), item, kind)
 
 
 def apply_patch(document: Doc, operations: list[PatchOperation], kind: ResourceKind) -> Doc:
-    """Apply the operations in order to a deep copy of ``document`` and return it."""
+    """Apply the operations in order to a deep copy of ``document``; return the result validated
+    once, by ``validate_document``, as a PUT body would be."""
     result = copy.deepcopy(document)
     for operation in operations:
         if operation.op not in _OPS:
@@ -607,7 +401,7 @@ def apply_patch(document: Doc, operations: list[PatchOperation], kind: ResourceK
             raise NoTarget("remove needs a path")
         else:
             _apply_no_path(result, operation.op, operation.value, kind)
-    return result
+    return validate_document(kind, result)
 
 
 # --- request parsing ------------------------------------------------------------------------
@@ -625,11 +419,10 @@ def _parse_operation(raw: Any, index: int) -> PatchOperation:
     if not isinstance(raw, dict):
         raise InvalidSyntax(f"{where} must be an object")
     _, op = _lookup(raw, "op")
-    # Entra: "Add", "Replace", "Remove" in capitals.
-    if not isinstance(op, str) or op.casefold() not in _OPS:
+    name = quirks.patch_op(op)
+    if name is None:
         raise InvalidSyntax(f"{where}.op must be add, remove or replace, got {op!r}")
-    folded: Op = "add" if op.casefold() == "add" else (
-        "remove" if op.casefold() == "remove" else "replace")
+    folded = cast(Op, name)
     _, path = _lookup(raw, "path")
     if path is not None and not isinstance(path, str):
         raise InvalidSyntax(f"{where}.path must be a string")
@@ -647,8 +440,9 @@ def _parse_operation(raw: Any, index: int) -> PatchOperation:
     return PatchOperation(folded, path, value)
 
 
-def parse_patch_request(body: Any) -> list[PatchOperation]:
-    """Validate a PatchOp body (RFC 7644 §3.5.2) and return its operations, in order."""
+def parse_patch_request(body: Any, max_operations: int = MAX_OPERATIONS) -> list[PatchOperation]:
+    """Validate a PatchOp body (RFC 7644 §3.5.2) and return its operations, in order; more than
+    ``max_operations`` (FRONTDESK_SCIM_MAX_PATCH_OPERATIONS) is TooMany."""
     if not isinstance(body, dict):
         raise InvalidSyntax("a PATCH body must be a JSON object")
     _, schemas = _lookup(body, "schemas")
@@ -659,12 +453,15 @@ def parse_patch_request(body: Any) -> list[PatchOperation]:
     _, operations = _lookup(body, "operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("Operations must be a non-empty list")
-    if len(operations) > MAX_OPERATIONS:
-        raise TooMany(f"at most {MAX_OPERATIONS} operations per PATCH")
+    if len(operations) > max_operations:
+        raise TooMany(f"at most {max_operations} operations per PATCH")
     return [_parse_operation(raw, i) for i, raw in enumerate(operations)]
 
 
 # --- group members --------------------------------------------------------------------------
+
+
+_MEMBERS = next(a for a in GROUP_KIND.core.attributes if a.name == "members")
 
 
 def _member_ids(value: Any) -> tuple[str, ...]:
@@ -679,23 +476,14 @@ def _member_ids(value: Any) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _filter_ids(expr: _Expr) -> list[str]:
-    """Okta: ``members[value eq "a" or value eq "b"]`` is the only member filter there is."""
-    if isinstance(expr, _Bool) and expr.op == "or":
-        return [member for item in expr.items for member in _filter_ids(item)]
-    if (isinstance(expr, _Cmp) and expr.attr.casefold() == "value" and expr.op == "eq"
-            and isinstance(expr.value, str) and expr.value):
-        return [expr.value]
-    raise InvalidFilter('members filters must be value eq "id" joined by or')
-
-
 def _member_change(op: PatchOperation, raw: _RawPath) -> MemberChange:
     if raw.sub is not None:
         raise InvalidPath(f"{op.path!r}: member sub-attributes cannot be patched")
     if raw.flt is not None:
         if op.op != "remove":
             raise InvalidPath(f"{op.path!r}: a member filter only works with remove")
-        return MemberChange("remove", tuple(dict.fromkeys(_filter_ids(raw.flt))))
+        where = parse_value_filter(raw.flt, GROUP_KIND, "members", _MEMBERS)
+        return MemberChange("remove", tuple(dict.fromkeys(quirks.member_ids(where))))
     if op.op == "remove" and op.value is None:
         return MemberChange("remove", (), remove_all=True)
     return MemberChange(op.op, _member_ids(op.value))

@@ -2,17 +2,19 @@
 
 Loading (POST, PUT, and the result of PATCH) turns a SCIM body into the canonical stored
 document: attribute names matched case-insensitively (RFC 7643 §2.1; Microsoft sends
-``UserName``), read-only attributes ignored (RFC 7643 §2.2), Entra's string booleans accepted,
-unknown extension URNs kept verbatim, and everything else unknown or mistyped refused — a known
-attribute is never silently dropped. Dumping builds the response with ``meta`` and applies
+``UserName``), read-only attributes ignored (RFC 7643 §2.2), the Okta and Entra shapes of
+``scim.quirks`` accepted, unknown extension URNs kept verbatim, and everything else unknown or
+mistyped refused — a known attribute is never silently dropped. This is the one type check of a
+PATCH too: the engine (``scim.patch``) applies operations structurally and hands the patched
+document to ``validate_document``. Dumping builds the response with ``meta`` and applies
 ``attributes``/``excludedAttributes`` (RFC 7644 §3.9).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from marshmallow import EXCLUDE
@@ -26,6 +28,7 @@ from marshmallow import validate
 from app import catalog
 from app.catalog import Attribute
 from app.catalog import ResourceKind
+from scim import quirks
 from scim.errors import InvalidSyntax
 from scim.errors import InvalidValue
 
@@ -34,24 +37,24 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 class ScimString(fields.String):
-    """A string; numbers are accepted as their text (IdPs map numeric employee ids)."""
+    """A string; with ``numbers_as_text``, numbers are accepted as their text (IdPs map numeric
+    employee ids in POST and PUT bodies; a PATCH has always refused them)."""
+
+    def __init__(self, *, numbers_as_text: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.numbers_as_text = numbers_as_text
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if self.numbers_as_text and isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 class ScimBoolean(fields.Boolean):
-    """A boolean; Entra sends ``"True"``/``"False"`` strings (MS SCIMReferenceCode #21)."""
-
-    truthy = {True, "true", "True", "TRUE"}
-    falsy = {False, "false", "False", "FALSE"}
+    """A boolean, or its text (quirks.string_boolean)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str):
-            value = value.strip().lower()
-            value = {"true": True, "false": False}.get(value, value)
+        value = quirks.string_boolean(value)
         if not isinstance(value, bool):
             raise ValidationError("must be true or false")
         return value
@@ -70,7 +73,7 @@ def _writable(attr: Attribute) -> bool:
     return attr.mutability != "readOnly"
 
 
-def _complex_schema(attr: Attribute) -> type[Schema]:
+def _complex_schema(attr: Attribute, numbers_as_text: bool) -> type[Schema]:
     subs = attr.sub_attributes
 
     class _Complex(Schema):
@@ -93,11 +96,11 @@ def _complex_schema(attr: Attribute) -> type[Schema]:
 
     for sub in subs:
         if _writable(sub):
-            _Complex._declared_fields[sub.name] = _field(sub)
+            _Complex._declared_fields[sub.name] = _field(sub, numbers_as_text)
     return _Complex
 
 
-def _scalar(attr: Attribute) -> fields.Field[Any]:
+def _scalar(attr: Attribute, numbers_as_text: bool) -> fields.Field[Any]:
     if attr.type == "boolean":
         return ScimBoolean()
     if attr.type == "integer":
@@ -106,25 +109,34 @@ def _scalar(attr: Attribute) -> fields.Field[Any]:
         return fields.Float()
     if attr.type == "dateTime":
         return fields.AwareDateTime(default_timezone=None)
-    return ScimString(validate=validate.Length(max=4096))
+    return ScimString(numbers_as_text=numbers_as_text, validate=validate.Length(max=4096))
 
 
 class _ComplexValue(fields.Nested):
-    """A single-valued complex attribute: a one-element list is unwrapped (Entra's manager)."""
+    """A single-valued complex attribute, in Entra's shapes too: a JSON string, a one-element
+    list, a bare id (quirks)."""
+
+    def __init__(self, definition: Attribute, nested: type[Schema]) -> None:
+        super().__init__(nested)
+        self.definition = definition
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, partial: Any = None,
                      **kwargs: Any) -> Any:
-        value = _maybe_json(value)
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
+        value = quirks.json_value(value, self.definition.name)
+        value = quirks.bare_id(quirks.single_element(value), self.definition)
         return super()._deserialize(value, attr, data, partial, **kwargs)
 
 
 class _MultiValue(fields.List[Any]):
-    """A multi-valued attribute: one bare value becomes a one-element list."""
+    """A multi-valued attribute: a JSON string is read (quirks.json_value); one bare value
+    becomes a one-element list."""
+
+    def __init__(self, definition: Attribute, inner: fields.Field[Any], **kwargs: Any) -> None:
+        super().__init__(inner, **kwargs)
+        self.definition = definition
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        value = _maybe_json(value)
+        value = quirks.json_value(value, self.definition.name)
         if not isinstance(value, list):
             value = [value]
         result = super()._deserialize(value, attr, data, **kwargs)
@@ -134,39 +146,22 @@ class _MultiValue(fields.List[Any]):
         return result
 
 
-def _maybe_json(value: Any) -> Any:
-    """Entra serialises some complex values as JSON strings; read those as JSON."""
-    if isinstance(value, str) and value.strip()[:1] in {"{", "["}:
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _field(attr: Attribute) -> fields.Field[Any]:
+def _field(attr: Attribute, numbers_as_text: bool) -> fields.Field[Any]:
     if attr.type == "complex":
-        nested = _complex_schema(attr)
+        nested = _complex_schema(attr, numbers_as_text)
         if attr.multi_valued:
             # A group's members are as many as the group has (bounded by the body size), so a
             # PUT of what a GET returned works for large groups too.
             limit = None if attr.name == "members" else validate.Length(max=1000)
-            return _MultiValue(fields.Nested(nested), validate=limit)
-        return _ComplexValue(nested)
+            return _MultiValue(attr, fields.Nested(nested), validate=limit)
+        return _ComplexValue(attr, nested)
     if attr.multi_valued:
-        return _MultiValue(_scalar(attr), validate=validate.Length(max=1000))
-    return _scalar(attr)
+        return _MultiValue(attr, _scalar(attr, numbers_as_text),
+                           validate=validate.Length(max=1000))
+    return _scalar(attr, numbers_as_text)
 
 
-def _manager_from_string(data: dict[str, Any]) -> dict[str, Any]:
-    # Entra: a bare id as the manager (SCIM-SDK MsAzurePatchComplexValueRebuilder).
-    manager = data.get("manager")
-    if isinstance(manager, str) and not manager.strip().startswith(("{", "[")):
-        data["manager"] = {"value": manager}
-    return data
-
-
-def _extension_schema(ext: catalog.Schema) -> type[Schema]:
+def _extension_schema(ext: catalog.Schema, numbers_as_text: bool) -> type[Schema]:
     class _Extension(Schema):
         class Meta:
             unknown = RAISE
@@ -176,19 +171,18 @@ def _extension_schema(ext: catalog.Schema) -> type[Schema]:
             if not isinstance(data, Mapping):
                 raise ValidationError("must be an object")
             data = _canonical_keys(ext.attributes, data)
-            data = _manager_from_string(data)
             return {k: v for k, v in data.items() if v is not None}
 
     for attr in ext.attributes:
         if _writable(attr):
-            _Extension._declared_fields[attr.name] = _field(attr)
+            _Extension._declared_fields[attr.name] = _field(attr, numbers_as_text)
     return _Extension
 
 
 IGNORED_ON_INPUT = {"id", "meta", "schemas"}
 
 
-def _resource_schema(kind: ResourceKind) -> Schema:
+def _resource_schema(kind: ResourceKind, numbers_as_text: bool) -> Schema:
     core_attrs = kind.core.attributes + catalog.COMMON
 
     class _Resource(Schema):
@@ -209,10 +203,7 @@ def _resource_schema(kind: ResourceKind) -> Schema:
                     continue
                 attr = kind.top(key)
                 if attr is None:
-                    if key.casefold().startswith("urn:"):
-                        # Entra sends extension URIs it was configured with; kept as sent.
-                        out[key] = value
-                    elif value is not None:
+                    if value is not None:
                         out[key] = value  # refused below as unknown
                     continue
                 if attr.name in IGNORED_ON_INPUT or not _writable(attr) or value is None:
@@ -224,12 +215,13 @@ def _resource_schema(kind: ResourceKind) -> Schema:
 
     for attr in core_attrs:
         if _writable(attr) and attr.name not in IGNORED_ON_INPUT:
-            _Resource._declared_fields[attr.name] = _field(attr)
+            _Resource._declared_fields[attr.name] = _field(attr, numbers_as_text)
     for ext in kind.extensions:
         # Loaded under a dot-free attribute name: marshmallow reads dots in an attribute name
         # as nesting, which would split "...:enterprise:2.0:User" at "2.0". _load renames back.
         _Resource._declared_fields[ext.id] = fields.Nested(
-            _extension_schema(ext), data_key=ext.id, attribute=_ext_attribute(ext))
+            _extension_schema(ext, numbers_as_text), data_key=ext.id,
+            attribute=_ext_attribute(ext))
     return _Resource()
 
 
@@ -237,8 +229,11 @@ def _ext_attribute(ext: catalog.Schema) -> str:
     return "extension:" + ext.id.replace(".", "_")
 
 
-_USER = _resource_schema(catalog.USER_KIND)
-_GROUP = _resource_schema(catalog.GROUP_KIND)
+_USER = _resource_schema(catalog.USER_KIND, numbers_as_text=True)
+_GROUP = _resource_schema(catalog.GROUP_KIND, numbers_as_text=True)
+# A patched document: as a PUT body, but a number is no string (PATCH has always refused one).
+_PATCHED_USER = _resource_schema(catalog.USER_KIND, numbers_as_text=False)
+_PATCHED_GROUP = _resource_schema(catalog.GROUP_KIND, numbers_as_text=False)
 
 
 def _first_error(messages: Any, path: str = "") -> str:
@@ -258,8 +253,8 @@ def _first_error(messages: Any, path: str = "") -> str:
 def _load(kind: ResourceKind, schema: Schema, body: Any) -> dict[str, Any]:
     if not isinstance(body, Mapping):
         raise InvalidSyntax("the body must be a JSON object")
-    extras = {k: v for k, v in body.items() if isinstance(k, str) and k.casefold().startswith(
-        "urn:") and kind.extension(k) is None and k.casefold() != kind.core.id.casefold()}
+    extras = {k: v for k, v in body.items()
+              if isinstance(k, str) and quirks.foreign_urn(kind, k, paths=False)}
     core_inline = {k: v for k, v in body.items() if k not in extras}
     # "urn:...:core:2.0:User": {...} (the core schema URN as a key) is the same as inline.
     for key in list(core_inline):
@@ -285,17 +280,17 @@ def _load(kind: ResourceKind, schema: Schema, body: Any) -> dict[str, Any]:
     return doc
 
 
-def load_user(body: Any) -> dict[str, Any]:
+def load_user(body: Any, schema: Schema = _USER) -> dict[str, Any]:
     """Validate a User body and return the canonical document; raise a ScimError."""
-    doc = _load(catalog.USER_KIND, _USER, body)
+    doc = _load(catalog.USER_KIND, schema, body)
     if not isinstance(doc.get("userName"), str) or not doc["userName"].strip():
         raise InvalidValue("'userName' is required")
     return doc
 
 
-def load_group(body: Any) -> tuple[dict[str, Any], tuple[str, ...] | None]:
+def load_group(body: Any, schema: Schema = _GROUP) -> tuple[dict[str, Any], tuple[str, ...] | None]:
     """Validate a Group body; return the document and the member ids (None: not given)."""
-    doc = _load(catalog.GROUP_KIND, _GROUP, body)
+    doc = _load(catalog.GROUP_KIND, schema, body)
     if not isinstance(doc.get("displayName"), str) or not doc["displayName"].strip():
         raise InvalidValue("'displayName' is required")
     if "members" not in doc:
@@ -311,11 +306,27 @@ def load_group(body: Any) -> tuple[dict[str, Any], tuple[str, ...] | None]:
 
 
 def validate_document(kind: ResourceKind, doc: dict[str, Any]) -> dict[str, Any]:
-    """Re-validate a document produced by PATCH, exactly as a PUT body would be."""
+    """Validate a document produced by PATCH as a PUT body would be, but for numbers: a number
+    sent for a string attribute is refused, not read as its text."""
     if kind is catalog.USER_KIND:
-        return load_user(doc)
-    loaded, _ = load_group(doc)
+        return load_user(doc, _PATCHED_USER)
+    loaded, _ = load_group(doc, _PATCHED_GROUP)
     return loaded
+
+
+def validate_values(attr: Attribute, values: list[Any]) -> list[Any]:
+    """Validate values for the multi-valued ``attr`` as ``validate_document`` would (a PATCH
+    remove names the elements to take out by their values)."""
+    try:
+        loaded: list[Any] = _patched_field(attr).deserialize(values)
+    except ValidationError as err:
+        raise InvalidValue(_first_error(err.messages, attr.name)) from None
+    return loaded
+
+
+@cache
+def _patched_field(attr: Attribute) -> fields.Field[Any]:
+    return _field(attr, numbers_as_text=False)
 
 
 # --- responses ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from scim.errors import InvalidValue
 from scim.errors import ScimError
 from scim.filters import parse_filter
 from scim.filters import parse_sort_by
+from scim.patch import PatchOperation
 from scim.patch import apply_patch
 from scim.patch import parse_patch_request
 from scim.patch import split_member_operations
@@ -59,7 +60,6 @@ from scim.schemas import etag
 from scim.schemas import load_group
 from scim.schemas import load_search_request
 from scim.schemas import load_user
-from scim.schemas import validate_document
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 register_renderer(bp, render_error)
@@ -370,12 +370,17 @@ def replace_user(user_id: str) -> Response:
     return _render_user(user_id, single_params())
 
 
+def patch_operations() -> list[PatchOperation]:
+    """The request's PatchOp operations, at most FRONTDESK_SCIM_MAX_PATCH_OPERATIONS of them."""
+    return parse_patch_request(json_body(), get_settings(current_app).scim_max_patch_operations)
+
+
 @bp.patch("/Users/<user_id>")
 def patch_user(user_id: str) -> Response:
-    operations = parse_patch_request(json_body())
+    operations = patch_operations()
 
     def change(current: dict[str, Any]) -> dict[str, Any]:
-        return validate_document(USER_KIND, apply_patch(current, operations, USER_KIND))
+        return apply_patch(current, operations, USER_KIND)
 
     write(lambda work: services.update_user(work, user_id, change, actor=actor(),
                                             expected_version=if_match()))
@@ -438,13 +443,13 @@ def replace_group(group_id: str) -> Response:
 
 @bp.patch("/Groups/<group_id>")
 def patch_group(group_id: str) -> Response:
-    operations = parse_patch_request(json_body())
+    operations = patch_operations()
     other, member_changes = split_member_operations(operations)
     deltas = [services.MemberDelta(c.action, c.ids, c.remove_all) for c in member_changes]
     change: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     if other:
         def change(current: dict[str, Any]) -> dict[str, Any]:
-            return validate_document(GROUP_KIND, apply_patch(current, other, GROUP_KIND))
+            return apply_patch(current, other, GROUP_KIND)
 
     write(lambda work: services.update_group(work, group_id, change, deltas, actor=actor(),
                                              expected_version=if_match()))
