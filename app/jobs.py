@@ -1,7 +1,7 @@
 """Time-driven work inside the server: access sweeps and webhook deliveries, every few seconds.
 
-Each gunicorn worker runs one daemon thread (started by ``config/gunicorn_conf.py`` after the
-worker boots), so ``make run`` needs no cron and no second process. Workers and instances may
+Each gunicorn worker runs one daemon thread (started by ``app.web.wsgi`` as the worker loads
+the app), so ``make run`` needs no cron and no second process. Workers and instances may
 all run it: every transition is a compare-and-set in the database and every delivery a lease,
 so nothing is done twice. ``frontdesk access sweep`` runs the same work once, for cron.
 """

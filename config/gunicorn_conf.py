@@ -6,7 +6,6 @@ Installed or in a checkout: ``gunicorn -c python:config.gunicorn_conf``. (A modu
 
 import multiprocessing
 import os
-from typing import Any
 
 bind = os.environ.get("FRONTDESK_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("FRONTDESK_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
@@ -20,13 +19,6 @@ graceful_timeout = 10
 # gunicorn 27 opens a control socket under ~/.gunicorn by default; a server needs none.
 control_socket_disable = True
 
-
-def post_worker_init(worker: Any) -> None:
-    """Run the time-driven work (access sweeps, webhook deliveries) in this worker."""
-    from app.jobs import BackgroundJobs
-    from app.web.context import get_db
-    from app.web.context import get_settings
-
-    interval = get_settings(worker.wsgi).jobs_interval_seconds
-    if interval > 0:
-        worker.frontdesk_jobs = BackgroundJobs(get_db(worker.wsgi), interval).start()
+# Each worker imports the app itself (no preload_app): app.web.wsgi starts the worker's thread of
+# time-driven work (access sweeps, webhooks), and threads do not survive a fork.
+preload_app = False
