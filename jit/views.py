@@ -21,6 +21,7 @@ from flask import session
 from flask import url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.access.principal import AuthContext
 from app.errors import ConflictError
 from app.provisioning import LoginClaims
 from app.provisioning import LoginDeniedError
@@ -167,6 +168,9 @@ def acs() -> Response | BaseResponse:
     session.clear()  # no session fixation: a new session for the new identity
     session["uid"] = result.user_id
     session["csrf"] = secrets.token_urlsafe(24)
+    # How this sign-in was authenticated, for policies that ask for MFA or a recent sign-in.
+    session["auth"] = AuthContext(idp=valid.issuer, contexts=valid.authn_contexts,
+                                  authn_instant=valid.authn_instant).to_dict()
     session.permanent = True
     target = result.next_path or safe_next(request.form.get("RelayState"),
                                            settings.saml_allowed_redirect_hosts) or "/me"
