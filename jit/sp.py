@@ -83,6 +83,8 @@ AMR_CLAIM = "http://schemas.microsoft.com/claims/authnmethodsreferences"
 # What the session cookie keeps of an assertion's authentication context, at most.
 MAX_CONTEXTS = 16
 MAX_CONTEXT_LENGTH = 256
+# RequestedAuthnContext of a step-up: the IdP must authenticate with one of the listed classes.
+STEP_UP_COMPARISON = "exact"
 
 
 class SamlRejectedError(Exception):
@@ -298,11 +300,25 @@ class ServiceProvider:
         xml: bytes = descriptor.to_string()
         return xml.decode("utf-8")
 
-    def authn_request(self, idp_entity_id: str, relay_state: str) -> tuple[str, str]:
-        """Return (request id, redirect URL) for an SP-initiated login."""
+    def authn_request(self, idp_entity_id: str, relay_state: str, *, force_authn: bool = False,
+                      requested_contexts: Sequence[str] = ()) -> tuple[str, str]:
+        """Return (request id, redirect URL) for an SP-initiated login.
+
+        A step-up sets ``force_authn`` (the IdP must authenticate the person again, not reuse
+        its session) and names the ``requested_contexts`` it wants (RequestedAuthnContext).
+        """
         client = self._client(False)
+        extra: dict[str, Any] = {}
+        if force_authn:
+            extra["force_authn"] = "true"
+        if requested_contexts:
+            extra["requested_authn_context"] = {
+                "authn_context_class_ref": list(requested_contexts),
+                "comparison": STEP_UP_COMPARISON,
+            }
         request_id, info = client.prepare_for_authenticate(
             entityid=idp_entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT,
+            **extra,
         )
         location = dict(info["headers"])["Location"]
         return str(request_id), str(location)
