@@ -22,6 +22,7 @@ from flask import url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.access.principal import AuthContext
+from app.access.queries import effective_memberships
 from app.errors import ConflictError
 from app.provisioning import LoginClaims
 from app.provisioning import LoginDeniedError
@@ -253,21 +254,28 @@ def index() -> Response | BaseResponse:
 
 @bp.get("/me")
 def me() -> Response:
-    """Who you are, your groups, and a sign-out button."""
+    """Who you are, your effective memberships (standing groups and live grants with their
+    end), how you signed in, and a sign-out button."""
     user_id = session.get("uid")
     if not user_id:
         return page("Not signed in", "Sign in with your organisation's identity provider.", 401,
                     sign_in=True)
-    with get_db(current_app).read_session() as db_session:
+    db = get_db(current_app)
+    with db.read_session() as db_session:
         users = UserRepository(db_session)
         user = users.find(user_id)
         if user is None or not user.active:
             session.clear()
             return page("Signed out", "Your account is no longer active.", 403,
                         reason="inactive", error=True)
-        groups = users.groups_of([user.id])[user.id]
+        # A grant counts while starts_at <= now < ends_at, in SQL: one that has ended is gone
+        # from this page at the next request, whether or not the sweeper has run.
+        memberships = effective_memberships(db_session, user.id, db.clock.now())
         links = users.links(user.id)
         emails = user.doc.get("emails") or []
     email = next((e.get("value") for e in emails if isinstance(e, dict)), None)
-    return make_response(render_template("me.html", user=user, groups=groups, links=links,
-                                         email=email, csrf=session.get("csrf", "")))
+    auth = AuthContext.from_dict(session.get("auth"))
+    mfa = auth is not None and get_access_config(current_app).is_mfa(auth.idp, auth.contexts)
+    return make_response(render_template("me.html", user=user, memberships=memberships,
+                                         links=links, email=email, auth=auth, mfa=mfa,
+                                         csrf=session.get("csrf", "")))
