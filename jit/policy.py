@@ -13,6 +13,9 @@ IdP in the TOML file::
     allow_idp_initiated = true
     response_signature_only = false   # accept a signed Response with an unsigned Assertion
     user_name_attribute = ""          # empty: userName is the NameID
+    requested_authn_context = true    # a step-up names the MFA contexts it wants; false:
+                                      # ForceAuthn only (Entra refuses a RequestedAuthnContext
+                                      # it does not match: MFA there comes from Conditional Access)
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class IdpPolicy:
     allow_idp_initiated: bool
     response_signature_only: bool
     user_name_attribute: str | None
+    requested_authn_context: bool = True
 
 
 def _groups_mode(value: Any) -> str:
@@ -78,4 +82,5 @@ def policy_for(settings: config.Settings, entity_id: str) -> IdpPolicy:
         allow_idp_initiated=bool(pick("allow_idp_initiated", settings.saml_allow_idp_initiated)),
         response_signature_only=bool(pick("response_signature_only", False)),
         user_name_attribute=str(pick("user_name_attribute", "")) or None,
+        requested_authn_context=bool(pick("requested_authn_context", True)),
     )

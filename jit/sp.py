@@ -77,6 +77,14 @@ ALLOWED_DIGESTS = {
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BASE64_RE = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
 MAX_NAME_ID = 256
+# Entra ID's authentication-method claim: one value per method used in the sign-in (password,
+# and multipleauthn once MFA was done). Okta says the same through AuthnContextClassRef.
+AMR_CLAIM = "http://schemas.microsoft.com/claims/authnmethodsreferences"
+# What the session cookie keeps of an assertion's authentication context, at most.
+MAX_CONTEXTS = 16
+MAX_CONTEXT_LENGTH = 256
+# RequestedAuthnContext of a step-up: the IdP must authenticate with one of the listed classes.
+STEP_UP_COMPARISON = "exact"
 
 
 class SamlRejectedError(Exception):
@@ -101,6 +109,10 @@ class ValidAssertion:
     expires_at: dt.datetime
     in_response_to: str | None
     attributes: dict[str, list[str]] = field(default_factory=dict)
+    # How the person authenticated, from the signed assertion: every AuthnContextClassRef and
+    # authentication-method claim value, and the (earliest) AuthnInstant.
+    authn_contexts: tuple[str, ...] = ()
+    authn_instant: dt.datetime | None = None
 
 
 class _CachedXmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
@@ -109,6 +121,11 @@ class _CachedXmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
     @cached_property
     def version(self) -> str:
         return str(super().version)
+
+
+def _printable(text: str) -> bool:
+    """Return whether ``text`` has no control characters (C0, DEL, C1)."""
+    return not any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in text)
 
 
 def _text(element: Element | None) -> str:
@@ -283,11 +300,25 @@ class ServiceProvider:
         xml: bytes = descriptor.to_string()
         return xml.decode("utf-8")
 
-    def authn_request(self, idp_entity_id: str, relay_state: str) -> tuple[str, str]:
-        """Return (request id, redirect URL) for an SP-initiated login."""
+    def authn_request(self, idp_entity_id: str, relay_state: str, *, force_authn: bool = False,
+                      requested_contexts: Sequence[str] = ()) -> tuple[str, str]:
+        """Return (request id, redirect URL) for an SP-initiated login.
+
+        A step-up sets ``force_authn`` (the IdP must authenticate the person again, not reuse
+        its session) and names the ``requested_contexts`` it wants (RequestedAuthnContext).
+        """
         client = self._client(False)
+        extra: dict[str, Any] = {}
+        if force_authn:
+            extra["force_authn"] = "true"
+        if requested_contexts:
+            extra["requested_authn_context"] = {
+                "authn_context_class_ref": list(requested_contexts),
+                "comparison": STEP_UP_COMPARISON,
+            }
         request_id, info = client.prepare_for_authenticate(
             entityid=idp_entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT,
+            **extra,
         )
         location = dict(info["headers"])["Location"]
         return str(request_id), str(location)
@@ -339,7 +370,7 @@ class ServiceProvider:
         if not name_id or name_id != whole_name_id:
             raise SamlRejectedError("name_id", "the NameID is empty or was tampered with",
                                     issuer=issuer)
-        if len(name_id) > MAX_NAME_ID or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in name_id):
+        if len(name_id) > MAX_NAME_ID or not _printable(name_id):
             raise SamlRejectedError("name_id", "the NameID is not acceptable", issuer=issuer)
         audiences = [
             a.text.strip()
@@ -361,9 +392,11 @@ class ServiceProvider:
         expires = _expiry(assertion, confirmations)
         in_response_to = _in_response_to(response, confirmations, issuer, name_id)
         attributes = _attributes(assertion)
+        contexts, instant = _authn_context(assertion, attributes)
         return ValidAssertion(issuer=issuer, name_id=name_id, assertion_id=str(assertion.id),
                               expires_at=expires, in_response_to=in_response_to,
-                              attributes=attributes)
+                              attributes=attributes, authn_contexts=contexts,
+                              authn_instant=instant)
 
 
 def _in_response_to(response: Any, confirmations: list[Any], issuer: str, name_id: str
@@ -402,6 +435,35 @@ def _attributes(assertion: Any) -> dict[str, list[str]]:
             values.extend(str(v.text) for v in attribute.attribute_value or []
                           if v is not None and v.text is not None)
     return attributes
+
+
+def _authn_context(assertion: Any, attributes: dict[str, list[str]]
+                   ) -> tuple[tuple[str, ...], dt.datetime | None]:
+    """Return how the person authenticated, as the *signed* assertion says.
+
+    ``assertion`` is the one pysaml2 verified (its own signature, or the Response's that covers
+    it), and ``attributes`` were read from it: nothing here comes from the unsigned envelope.
+    Every ``AuthnStatement/AuthnContext/AuthnContextClassRef`` counts, then the values of Entra's
+    authentication-method claim. The AuthnInstant is the earliest one: a policy asking for a
+    recent sign-in must not be satisfied by the freshest of several authentications.
+    """
+    found: list[str] = []
+    instants: list[dt.datetime] = []
+    for statement in assertion.authn_statement or []:
+        context = statement.authn_context
+        class_ref = context.authn_context_class_ref if context is not None else None
+        if class_ref is not None and class_ref.text:
+            found.append(str(class_ref.text))
+        instant = _parse_instant(statement.authn_instant)
+        if instant is not None:
+            instants.append(instant)
+    found.extend(attributes.get(AMR_CLAIM, []))
+    contexts: list[str] = []
+    for value in (v.strip() for v in found):
+        if value and value not in contexts and len(value) <= MAX_CONTEXT_LENGTH \
+                and _printable(value):
+            contexts.append(value)
+    return tuple(contexts[:MAX_CONTEXTS]), min(instants) if instants else None
 
 
 def _parse_instant(value: str | None) -> dt.datetime | None:

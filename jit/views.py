@@ -21,6 +21,8 @@ from flask import session
 from flask import url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.access.principal import AuthContext
+from app.access.queries import effective_memberships
 from app.errors import ConflictError
 from app.provisioning import LoginClaims
 from app.provisioning import LoginDeniedError
@@ -29,6 +31,8 @@ from app.provisioning import record_denied
 from app.repository.accounts import UserRepository
 from app.saml_store import remember_request
 from app.uow import UnitOfWork
+from app.web.callers import STEP_UP_FOR
+from app.web.context import get_access_config
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.plumbing import request_info
@@ -44,6 +48,7 @@ log = logging.getLogger("frontdesk.saml")
 bp = Blueprint("saml", __name__, template_folder="templates")
 SAML_KEY = "frontdesk.saml"
 BINDING_COOKIE = "frontdesk_saml"
+STEP_UPS = frozenset(STEP_UP_FOR.values())
 STATUS_FOR = {"too_large": 413, "inactive": 403, "not_provisioned": 403, "account_conflict": 403,
               "unsolicited": 403, "untrusted_issuer": 403}
 
@@ -83,26 +88,43 @@ def metadata() -> Response:
 
 @bp.get("/saml/login")
 def login() -> Response | BaseResponse:
-    """SP-initiated login: choose the IdP, remember the request, redirect to the IdP."""
+    """SP-initiated login: choose the IdP, remember the request, redirect to the IdP.
+
+    ``?step_up=mfa`` (or ``fresh``) signs a person in again after policy refused their session:
+    the AuthnRequest carries ``ForceAuthn`` and, for MFA, a ``RequestedAuthnContext`` naming the
+    contexts policy counts as MFA; ``next`` brings them back to where they were.
+    """
     provider = sp()
     if not provider.configured:
         return _not_configured()
     idps = provider.idp_entity_ids
     next_path = safe_next(request.args.get("next"),
                           get_settings(current_app).saml_allowed_redirect_hosts) or "/me"
+    step_up = request.args.get("step_up") or None
+    if step_up is not None and step_up not in STEP_UPS:
+        return page("Unknown step-up", "Ask for step_up=mfa or step_up=fresh.", 400,
+                    reason="unknown_step_up", error=True)
+    current = AuthContext.from_dict(session.get("auth")) if session.get("uid") else None
     chosen = request.args.get("idp")
+    if chosen is None and step_up is not None and current is not None and current.idp in idps:
+        chosen = current.idp  # sign in again where the session came from
     if chosen is None and len(idps) == 1:
         chosen = idps[0]
     if chosen is None:
-        return make_response(render_template("choose.html", idps=idps, next=next_path))
+        return make_response(render_template("choose.html", idps=idps, next=next_path,
+                                             step_up=step_up))
     if chosen not in idps:
         return page("Unknown identity provider", "That identity provider is not configured.",
                     400, reason="unknown_idp", error=True)
     binding = request.cookies.get(BINDING_COOKIE) or secrets.token_urlsafe(32)
-    request_id, location = provider.authn_request(chosen, relay_state="")
+    request_id, location = provider.authn_request(
+        chosen, relay_state="", force_authn=step_up is not None,
+        requested_contexts=_step_up_contexts(step_up, chosen, current))
     settings = get_settings(current_app)
     remember_request(get_db(current_app), request_id, binding, chosen, next_path,
                      timedelta(seconds=settings.saml_request_ttl_seconds))
+    if step_up is not None:
+        log.info("step-up sign-in", extra={"fields": {"step_up": step_up, "issuer": chosen}})
     response = redirect(location, 302)
     secure = settings.base_url.startswith("https://")
     # The IdP POSTs back cross-site: a Lax cookie would not come along, so over https the
@@ -111,6 +133,22 @@ def login() -> Response | BaseResponse:
                         httponly=True, secure=secure, samesite="None" if secure else "Lax",
                         path="/saml/acs")
     return response
+
+
+def _step_up_contexts(step_up: str | None, idp: str, current: AuthContext | None
+                      ) -> tuple[str, ...]:
+    """Return the contexts a step-up asks the IdP for (RequestedAuthnContext).
+
+    ``mfa``: what policy counts as MFA for this IdP. ``fresh``: the same when the session being
+    renewed had MFA, so that signing in again never loses it; otherwise nothing (ForceAuthn
+    alone). Nothing either where the IdP's policy says not to name contexts at all.
+    """
+    if step_up is None or not policy_for(get_settings(current_app), idp).requested_authn_context:
+        return ()
+    config = get_access_config(current_app)
+    had_mfa = current is not None and current.idp == idp \
+        and config.is_mfa(current.idp, current.contexts)
+    return config.mfa_contexts_of(idp) if step_up == "mfa" or had_mfa else ()
 
 
 def _deny(issuer: str | None, reason: str, detail: str, name_id: str | None = None) -> Response:
@@ -167,6 +205,9 @@ def acs() -> Response | BaseResponse:
     session.clear()  # no session fixation: a new session for the new identity
     session["uid"] = result.user_id
     session["csrf"] = secrets.token_urlsafe(24)
+    # How this sign-in was authenticated, for policies that ask for MFA or a recent sign-in.
+    session["auth"] = AuthContext(idp=valid.issuer, contexts=valid.authn_contexts,
+                                  authn_instant=valid.authn_instant).to_dict()
     session.permanent = True
     target = result.next_path or safe_next(request.form.get("RelayState"),
                                            settings.saml_allowed_redirect_hosts) or "/me"
@@ -213,21 +254,28 @@ def index() -> Response | BaseResponse:
 
 @bp.get("/me")
 def me() -> Response:
-    """Who you are, your groups, and a sign-out button."""
+    """Who you are, your effective memberships (standing groups and live grants with their
+    end), how you signed in, and a sign-out button."""
     user_id = session.get("uid")
     if not user_id:
         return page("Not signed in", "Sign in with your organisation's identity provider.", 401,
                     sign_in=True)
-    with get_db(current_app).read_session() as db_session:
+    db = get_db(current_app)
+    with db.read_session() as db_session:
         users = UserRepository(db_session)
         user = users.find(user_id)
         if user is None or not user.active:
             session.clear()
             return page("Signed out", "Your account is no longer active.", 403,
                         reason="inactive", error=True)
-        groups = users.groups_of([user.id])[user.id]
+        # A grant counts while starts_at <= now < ends_at, in SQL: one that has ended is gone
+        # from this page at the next request, whether or not the sweeper has run.
+        memberships = effective_memberships(db_session, user.id, db.clock.now())
         links = users.links(user.id)
         emails = user.doc.get("emails") or []
     email = next((e.get("value") for e in emails if isinstance(e, dict)), None)
-    return make_response(render_template("me.html", user=user, groups=groups, links=links,
-                                         email=email, csrf=session.get("csrf", "")))
+    auth = AuthContext.from_dict(session.get("auth"))
+    mfa = auth is not None and get_access_config(current_app).is_mfa(auth.idp, auth.contexts)
+    return make_response(render_template("me.html", user=user, memberships=memberships,
+                                         links=links, email=email, auth=auth, mfa=mfa,
+                                         csrf=session.get("csrf", "")))

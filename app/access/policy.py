@@ -105,11 +105,16 @@ class AccessConfig:
         """Return the first policy that covers the group, or None (not requestable)."""
         return next((p for p in self.policies if p.covers(display_name)), None)
 
+    def mfa_contexts_of(self, idp_entity_id: str | None) -> tuple[str, ...]:
+        """Return the authentication contexts that count as MFA for an IdP (a step-up asks
+        the IdP for these)."""
+        configured = self.mfa_contexts or {}
+        return configured.get(idp_entity_id or "", configured.get("default",
+                                                                  DEFAULT_MFA_CONTEXTS))
+
     def is_mfa(self, idp_entity_id: str | None, contexts: tuple[str, ...]) -> bool:
         """Return whether any of a session's authentication contexts counts as MFA for its IdP."""
-        configured = self.mfa_contexts or {}
-        accepted = configured.get(idp_entity_id or "", configured.get("default",
-                                                                      DEFAULT_MFA_CONTEXTS))
+        accepted = self.mfa_contexts_of(idp_entity_id)
         return any(context in accepted for context in contexts)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask
 
@@ -21,6 +22,20 @@ from app.tokens import TokenInfo
 from app.tokens import verify_token
 from app.web.context import get_db
 from app.web.context import request_connection
+
+# Refusals of a browser session that signing in again cures, and the kind of sign-in that does:
+# ``mfa`` asks the IdP for multi-factor authentication, ``fresh`` for a new one (both force it).
+STEP_UP_FOR = {"mfa_required": "mfa", "sign_in_too_old": "fresh"}
+
+
+def step_up_url(code: str, next_path: str | None = None) -> str | None:
+    """Return where a browser signs in again to cure a refusal with ``code``, coming back to
+    ``next_path`` (the SAML door checks it), or None when signing in again would not help."""
+    kind = STEP_UP_FOR.get(code)
+    if kind is None:
+        return None
+    query = {"step_up": kind, **({"next": next_path} if next_path else {})}
+    return f"/saml/login?{urlencode(query)}"
 
 
 class AuthError(Exception):

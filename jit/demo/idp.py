@@ -65,6 +65,20 @@ ENTRA_CLAIMS = {
     "displayName": "http://schemas.microsoft.com/identity/claims/displayname",
     "groups": "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
 }
+# How a sign-in was authenticated, as each IdP says it. Okta: the AuthnContextClassRef is
+# PasswordProtectedTransport, or MultiFactor after MFA. Entra: the class ref names the password,
+# and the authnmethodsreferences claim lists every method used (multipleauthn after MFA).
+PASSWORD = saml.AUTHN_PASSWORD_PROTECTED
+MULTI_FACTOR = "urn:oasis:names:tc:SAML:2.0:ac:classes:MultiFactor"
+AMR_CLAIM = "http://schemas.microsoft.com/claims/authnmethodsreferences"
+ENTRA_SINGLE_FACTOR = "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password"
+ENTRA_MFA = "http://schemas.microsoft.com/claims/multipleauthn"
+# The strength of the contexts this IdP knows, for RequestedAuthnContext comparisons other than
+# "exact"; a context it does not know counts as stronger than MFA (it cannot do it).
+_STRENGTH = {PASSWORD: 1, saml.AUTHN_PASSWORD: 1, ENTRA_SINGLE_FACTOR: 1, MULTI_FACTOR: 2,
+             ENTRA_MFA: 2}
+NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
+MAX_SESSION_AGE = 24 * 60  # minutes the demo form may pretend a sign-in is old
 
 
 class DemoIdPError(ValueError):
@@ -79,6 +93,40 @@ class AuthnRequestInfo:
     acs_url: str
     issuer: str
     relay_state: str | None
+    force_authn: bool = False  # authenticate again: no sign-in from an earlier session
+    requested_contexts: tuple[str, ...] = ()  # RequestedAuthnContext's AuthnContextClassRefs
+    comparison: str = "exact"  # exact | minimum | better | maximum
+
+    def satisfied_by(self, contexts: Sequence[str]) -> bool:
+        """Return whether a sign-in with ``contexts`` answers the RequestedAuthnContext."""
+        if not self.requested_contexts:
+            return True
+        if self.comparison == "exact":
+            return any(c in self.requested_contexts for c in contexts)
+        have = max((_STRENGTH.get(c, 0) for c in contexts), default=0)
+        wanted = [_STRENGTH.get(c, 3) for c in self.requested_contexts]
+        if self.comparison == "maximum":
+            return 0 < have <= max(wanted)
+        if self.comparison == "better":
+            return have > min(wanted)
+        return have >= min(wanted)  # minimum
+
+    @property
+    def wants_mfa(self) -> bool:
+        """Return whether a password alone would not answer the request."""
+        return not self.satisfied_by([PASSWORD, ENTRA_SINGLE_FACTOR])
+
+
+def sign_in_context(style: str = OKTA_STYLE, mfa: bool = False
+                    ) -> tuple[str, dict[str, list[str]]]:
+    """Return (AuthnContextClassRef, extra attributes) of a sign-in with or without MFA, as an
+    Okta or Entra app says it."""
+    if style == ENTRA_STYLE:
+        methods = [ENTRA_SINGLE_FACTOR] + ([ENTRA_MFA] if mfa else [])
+        return ENTRA_SINGLE_FACTOR, {AMR_CLAIM: methods}
+    if style != OKTA_STYLE:
+        raise ValueError(f"unknown attribute style {style!r}")
+    return (MULTI_FACTOR if mfa else PASSWORD), {}
 
 
 def encode_response(xml: str | bytes) -> str:
@@ -242,6 +290,8 @@ class DemoIdP:
         not_on_or_after: datetime | None = None,
         sign_alg: str | None = None,
         digest_alg: str | None = None,
+        authn_context: str = PASSWORD,
+        authn_instant: datetime | None = None,
     ) -> str:
         """A Response for ``name_id`` carrying ``attributes``, as signed XML text.
 
@@ -257,6 +307,10 @@ class DemoIdP:
           override the Conditions (and SubjectConfirmationData NotOnOrAfter) outright.
         - ``attribute_name_format``: None leaves NameFormat out (as Entra does).
         - ``sign_alg``/``digest_alg``: e.g. ``saml2.xmldsig.SIG_RSA_SHA1`` for downgrade tests.
+        - ``authn_context``: the AuthnContextClassRef (``MULTI_FACTOR`` after MFA);
+          ``authn_instant``: when the person authenticated (default: now), e.g. an hour ago for
+          an IdP session that signs in without asking. Entra's method claim is an attribute:
+          see ``sign_in_context``.
         - Neither signed → an unsigned response (for "unsigned is refused" tests).
         """
         now = datetime.now(UTC) + clock_shift
@@ -267,7 +321,7 @@ class DemoIdP:
             destination=self.sp_acs_url,
             sp_entity_id=self.sp_entity_id,
             name_id=saml.NameID(format=name_id_format, text=name_id),
-            authn={"class_ref": saml.AUTHN_PASSWORD_PROTECTED, "authn_auth": self.entity_id},
+            authn={"class_ref": authn_context, "authn_auth": self.entity_id},
             issuer=issuer_value,
             sign_assertion=False,
             sign_response=False,
@@ -280,7 +334,7 @@ class DemoIdP:
         resp.destination = self.sp_acs_url if destination is None else (destination or None)
         resp.issue_instant = assertion.issue_instant = _instant(now)
         for statement in assertion.authn_statement:
-            statement.authn_instant = _instant(now)
+            statement.authn_instant = _instant(authn_instant or now)
 
         starts = not_before or now
         ends = not_on_or_after or now + lifetime
@@ -329,6 +383,14 @@ class DemoIdP:
         """The base64 ``SAMLResponse`` form value; same arguments as ``response_xml``."""
         return encode_response(self.response_xml(name_id, attributes, **kwargs))
 
+    def refusal(self, info: AuthnRequestInfo, status: str = NO_AUTHN_CONTEXT,
+                message: str = "the requested authentication context was not used") -> str:
+        """The base64 ``SAMLResponse`` of a failed sign-in (unsigned, no assertion), as an IdP
+        answers a RequestedAuthnContext it could not satisfy."""
+        built = self.server.create_error_response(info.id, info.acs_url, (status, message),
+                                                  sign=False)
+        return encode_response(built.to_string())
+
     # -- SP-initiated ------------------------------------------------------------------------
 
     def parse_authn_request(self, saml_request: str,
@@ -355,8 +417,16 @@ class DemoIdP:
         if acs_url != self.sp_acs_url:
             raise DemoIdPError(f"AuthnRequest asks for ACS {acs_url!r}; "
                                f"the SP's metadata lists {self.sp_acs_url!r}")
-        return AuthnRequestInfo(id=message.id, acs_url=acs_url, issuer=issuer,
-                                relay_state=relay_state)
+        requested = message.requested_authn_context
+        contexts = tuple(str(ref.text).strip() for ref in
+                         (requested.authn_context_class_ref if requested is not None else [])
+                         if ref.text)
+        return AuthnRequestInfo(
+            id=message.id, acs_url=acs_url, issuer=issuer, relay_state=relay_state,
+            force_authn=str(message.force_authn).lower() in ("true", "1"),
+            requested_contexts=contexts,
+            comparison=(requested.comparison if requested is not None and requested.comparison
+                        else "exact"))
 
 
 def demo_attributes(email: str, display_name: str = "", groups: Sequence[str] = (),
@@ -414,6 +484,17 @@ def _form_page(idp: DemoIdP, saml_request: str | None, info: AuthnRequestInfo | 
     else:
         what = (f"<p>Answering AuthnRequest <code>{escape(info.id)}</code> from "
                 f"<code>{escape(info.issuer)}</code>.</p>")
+        if info.force_authn:
+            what += "<p>The SP asks for a <strong>fresh sign-in</strong> (ForceAuthn).</p>"
+        if info.requested_contexts:
+            what += (f"<p>The SP asks for these authentication contexts ({escape(info.comparison)}"
+                     "): " + ", ".join(f"<code>{escape(c)}</code>"
+                                       for c in info.requested_contexts) + "</p>")
+    mfa_checked = " checked" if info is not None and info.wants_mfa else ""
+    # With ForceAuthn there is no earlier session to reuse: the sign-in happens now.
+    age = "" if info is not None and info.force_authn else (
+        f'<label>Pretend you signed in this many minutes ago (an IdP session) <input '
+        f'name="session_age" type="number" min="0" max="{MAX_SESSION_AGE}" value="0"></label>')
     body = (
         f"{what}<form method=\"post\" action=\"/sso\">"
         '<label>Email (becomes the NameID) <input name="email" type="email" required '
@@ -425,6 +506,9 @@ def _form_page(idp: DemoIdP, saml_request: str | None, info: AuthnRequestInfo | 
         '<label>Attribute names <select name="style">'
         f'<option value="{OKTA_STYLE}">Okta style (email, firstName, lastName, groups)</option>'
         f'<option value="{ENTRA_STYLE}">Entra ID claim URIs</option></select></label>'
+        f'<label><input name="mfa" type="checkbox" value="on"{mfa_checked} '
+        'style="width:auto"> Signed in with MFA (a second factor)</label>'
+        f"{age}"
         f"{_hidden('SAMLRequest', saml_request)}"
         f"{_hidden('RelayState', info.relay_state if info else None)}"
         '<button type="submit">Sign in</button></form>'
@@ -494,14 +578,27 @@ def create_idp_app(idp: DemoIdP) -> Flask:
         style = request.form.get("style", OKTA_STYLE)
         if style not in (OKTA_STYLE, ENTRA_STYLE):
             raise DemoIdPError("unknown attribute style")
+        mfa = request.form.get("mfa") == "on"
+        age = _field("session_age") or "0"
+        if not age.isdigit() or int(age) > MAX_SESSION_AGE:
+            raise DemoIdPError(f"session_age is a whole number of minutes up to "
+                               f"{MAX_SESSION_AGE}")
         saml_request = request.form.get("SAMLRequest")
         relay_state = request.form.get("RelayState") or None
         info = idp.parse_authn_request(saml_request, relay_state) if saml_request else None
+        authn_context, claims = sign_in_context(style, mfa)
+        if info is not None and not info.satisfied_by([authn_context, *claims.get(AMR_CLAIM, [])]):
+            # As a real IdP does: a failed sign-in, not an assertion of something else.
+            return _post_page(info.acs_url, idp.refusal(info), relay_state)
+        # ForceAuthn: no earlier sign-in may be reused, so the authentication is now.
+        minutes = 0 if info is not None and info.force_authn else int(age)
         saml_response = idp.response(
             email,
-            demo_attributes(email, display_name, groups, style),
+            {**demo_attributes(email, display_name, groups, style), **claims},
             in_response_to=info.id if info else None,
             attribute_name_format=None if style == ENTRA_STYLE else saml.NAME_FORMAT_UNSPECIFIED,
+            authn_context=authn_context,
+            authn_instant=datetime.now(UTC) - timedelta(minutes=minutes),
         )
         return _post_page(info.acs_url if info else idp.sp_acs_url, saml_response, relay_state)
 

@@ -29,7 +29,9 @@ from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA1
 from saml2.xmldsig import SIG_RSA_SHA256
 
+from jit.demo.idp import AMR_CLAIM
 from jit.demo.idp import ENTRA_CLAIMS
+from jit.demo.idp import ENTRA_SINGLE_FACTOR
 from jit.demo.idp import DemoIdP
 from jit.demo.idp import DemoIdPError
 from jit.demo.idp import create_idp_app
@@ -339,7 +341,8 @@ def test_sp_initiated_round_trip_escapes_relay_state(idp: DemoIdP, sp: Saml2Clie
     parsed = sp.parse_authn_request_response(answer["SAMLResponse"], BINDING_HTTP_POST,
                                              outstanding={request_id: relay})
     # pysaml2's own (ADFS) attribute map renames Entra's claim URI when NameFormat is absent
-    assert parsed.ava == {"emailAddress": ["ada@example.com"]}
+    assert parsed.ava == {"emailAddress": ["ada@example.com"],  # and, as Entra, how she signed in
+                          AMR_CLAIM: [ENTRA_SINGLE_FACTOR]}
 
 
 def test_bad_requests_get_a_400_page(idp: DemoIdP) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import Response
@@ -45,6 +46,7 @@ from app.uow import UnitOfWork
 from app.web.callers import AccessCaller
 from app.web.callers import AuthError
 from app.web.callers import access_caller
+from app.web.callers import step_up_url
 from app.web.context import get_access_config
 from app.web.context import get_db
 from app.web.context import get_settings
@@ -110,8 +112,8 @@ class _Empty(Schema):
         unknown = EXCLUDE
 
 
-def _error(status: int, code: str, detail: str) -> Response:
-    response = jsonify(error=code, detail=detail)
+def _error(status: int, code: str, detail: str, **extra: str) -> Response:
+    response = jsonify(error=code, detail=detail, **extra)
     response.status_code = status
     return response
 
@@ -372,10 +374,27 @@ def memberships() -> Response:
                        memberships=[membership_to_dict(m) for m in rows])
 
 
+def _step_up(code: str) -> dict[str, str]:
+    """``{"step_up": url}`` when a browser session was refused for how or when it signed in:
+    signing in again there (MFA, or afresh) brings the person back to the page they were on.
+    A token carries no sign-in, so signing in again would not help it."""
+    found: AccessCaller | None = g.get("access_caller")
+    if found is None or found.principal is None or found.principal.via != "session":
+        return {}
+    back = None
+    referer = urlsplit(request.headers.get("Referer", ""))
+    ours = urlsplit(get_settings(current_app).base_url)
+    if referer.path.startswith("/") and (referer.scheme, referer.netloc) == (ours.scheme,
+                                                                           ours.netloc):
+        back = referer.path + (f"?{referer.query}" if referer.query else "")
+    url = step_up_url(code, back)
+    return {"step_up": url} if url else {}
+
+
 def render_error(err: Exception) -> Response:
     """JSON errors with a stable code for everything under /api/access."""
     if isinstance(err, AccessError):
-        return _error(STATUS[err.kind], err.code, err.detail)
+        return _error(STATUS[err.kind], err.code, err.detail, **_step_up(err.code))
     if isinstance(err, AuthError):
         response = _error(err.status, "unauthorized" if err.status == 401 else "forbidden",
                           err.detail)
