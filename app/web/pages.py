@@ -1,5 +1,5 @@
-"""What the server-rendered doors share: the session's CSRF token, how a time reads, and an
-access request as a page lists it.
+"""What the server-rendered doors share: page-level refusals, the session's CSRF token, how a
+time reads, and an access request as a page lists it.
 
 The console (``/admin``) and the access pages (``/access``) put ``csrf_token()`` in a hidden
 field of every POST form and refuse a POST whose field does not match the session's token.
@@ -22,6 +22,18 @@ from app.models import AccessRequest
 from app.models import AccessReview
 from app.models import Grant
 from config.durations import format_duration
+
+
+class PageError(Exception):
+    """A page-level refusal with its status: 401 (sign in), 403 (not allowed in), 400 (CSRF);
+    each door renders it as its own message page, with a sign-in link when ``sign_in``."""
+
+    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+        self.sign_in = sign_in
 
 
 def csrf_token() -> str:

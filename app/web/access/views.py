@@ -43,6 +43,7 @@ from app.web.context import get_access_config
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.errors import register_renderer
+from app.web.pages import PageError
 from app.web.pages import csrf_ok
 from app.web.pages import csrf_token
 from app.web.pages import duration
@@ -78,17 +79,6 @@ TITLES = {
 }
 MAX_OFFERS = 200  # groups listed per wildcard pattern of a policy
 _WILDCARD = re.compile(r"[*?\[]")
-
-
-class PageError(Exception):
-    """A page-level refusal: 401 (sign in), 403 (not a person here), 400 (CSRF)."""
-
-    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-        self.sign_in = sign_in
 
 
 @dataclass(frozen=True)

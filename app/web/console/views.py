@@ -63,6 +63,7 @@ from app.uow import UnitOfWork
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.errors import register_renderer
+from app.web.pages import PageError
 from app.web.pages import csrf_ok
 from app.web.pages import csrf_token
 from app.web.pages import when
@@ -73,15 +74,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 PAGE_SIZE = 50
 SOURCES = ("scim", "jit", "admin")
 OUTCOMES = ("success", "denied")
-class ConsoleError(Exception):
-    """A page-level refusal with its status: 401 (sign in), 403 (not an admin), 400 (CSRF)."""
 
-    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-        self.sign_in = sign_in
+
+class ConsoleError(PageError):
+    """A console refusal: 401 (sign in), 403 (not an admin), 400 (CSRF)."""
 
 
 def page(title: str, message: str, status: int = 200, *, sign_in: bool = False,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -22,6 +23,7 @@ from app.models import Grant
 from jit.demo.idp import DemoIdP
 from tests.access.conftest import Cast
 from tests.admin.conftest import BASE_URL
+from tests.admin.conftest import sign_in_with_link
 from tests.admin.conftest import sso_login
 from tests.helpers.access import T0
 from tests.helpers.access import chain_ok
@@ -87,12 +89,18 @@ def test_my_access_shows_standing_and_granted_groups_and_a_grant_ends_on_the_nex
 
 
 def test_pages_need_a_person_signed_in_with_sso(app: Flask, client: FlaskClient, cast: Cast,
-                                               idp: DemoIdP) -> None:
+                                               idp: DemoIdP, runner: CliRunner) -> None:
     anonymous = client.get("/access/requests")
     assert anonymous.status_code == 401
     link = section(body(anonymous), "sign-in")
     assert link == "Sign in with single sign-on"
     assert 'href="/saml/login?next=/access/requests"' in body(anonymous)
+
+    # An admin sign-in link is nobody here: no person to ask for access as.
+    sign_in_with_link(client, runner)
+    link_only = client.get("/access/")
+    assert link_only.status_code == 403
+    assert "<h1>Sign in with single sign-on</h1>" in body(link_only)
 
     # A real SAML sign-in through the demo IdP lands on the pages as that person.
     sso_login(client, idp, "äda@example.com", [])
@@ -263,6 +271,7 @@ def test_deny_and_two_approvals_from_the_inbox(app: Flask, db: Database, cast: C
                                               clock: FrozenClock) -> None:
     ada, bob, cyd = person(app, cast.ada), person(app, cast.bob), person(app, cast.cyd)
     ask(ada, group="sandbox-1", duration="", ticket="", reason="")
+    clock.advance(timedelta(seconds=1))  # newest first, by the clock
     ask(ada, group="payroll-admins", duration="1h", ticket="", reason="quarter close")
     sandbox, payroll = sorted(requests_of(db, cast.ada), key=lambda r: r.group_name != "sandbox-1")
 
