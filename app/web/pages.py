@@ -23,6 +23,9 @@ from app.models import AccessReview
 from app.models import Grant
 from config.durations import format_duration
 
+# The status a page answers an access refusal with, by its kind (as the JSON API does).
+REFUSAL_STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
+
 
 class PageError(Exception):
     """A page-level refusal with its status: 401 (sign in), 403 (not allowed in), 400 (CSRF);

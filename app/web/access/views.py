@@ -35,6 +35,7 @@ from app.access.errors import AccessInvalidError
 from app.access.policy import AccessPolicy
 from app.access.principal import Principal
 from app.models import AccessRequest
+from app.models import Grant
 from app.repository.accounts import GroupRepository
 from app.repository.browse import browse_groups
 from app.uow import UnitOfWork
@@ -43,6 +44,7 @@ from app.web.context import get_access_config
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.errors import register_renderer
+from app.web.pages import REFUSAL_STATUS
 from app.web.pages import PageError
 from app.web.pages import csrf_ok
 from app.web.pages import csrf_token
@@ -57,7 +59,6 @@ from config.durations import parse_duration
 
 bp = Blueprint("access", __name__, url_prefix="/access", template_folder="templates")
 
-STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 # A sentence to lead each refusal with; the service's detail and the stable code follow it.
 TITLES = {
     "mfa_required": "This needs a multi-factor sign-in.",
@@ -89,6 +90,7 @@ class Refusal:
     code: str
     title: str
     detail: str
+    status: int  # what the page answers with: 400, 403, 404 or 409
     sign_in: str | None = None
 
 
@@ -140,7 +142,8 @@ def refusal(err: AccessError, back: str) -> Refusal:
         sign_in = _sign_in_url(back, mfa=True)
     elif err.code == "sign_in_too_old":
         sign_in = _sign_in_url(back)
-    return Refusal(err.code, TITLES.get(err.code, "That was refused."), err.detail, sign_in)
+    return Refusal(err.code, TITLES.get(err.code, "That was refused."), err.detail,
+                   REFUSAL_STATUS[err.kind], sign_in)
 
 
 @bp.before_request
@@ -174,6 +177,10 @@ bp.add_app_template_filter(duration, "duration")
 
 
 def _html(template: str, status: int = 200, **values: Any) -> Response:
+    """Render a page; one showing a refusal answers with the refusal's status."""
+    refused = values.get("refusal")
+    if isinstance(refused, Refusal):
+        status = refused.status
     return make_response(render_template(template, **values), status)
 
 
@@ -230,11 +237,11 @@ FORM_FIELDS = ("group", "duration", "reason", "ticket", "break_glass")
 
 
 def _render_request(form: dict[str, str], *, decision: service.Decision | None = None,
-                    refused: Refusal | None = None, status: int = 200) -> Response:
+                    refused: Refusal | None = None) -> Response:
     with get_db(current_app).read_session() as db_session:
         offers = _offers(db_session, g.now)
     chosen = next((o for o in offers if o.group.casefold() == form["group"].casefold()), None)
-    return _html("access/request.html", status, offers=offers, form=form, chosen=chosen,
+    return _html("access/request.html", offers=offers, form=form, chosen=chosen,
                  decision=decision, refusal=refused,
                  break_glass=[o.group for o in offers if o.policy.break_glass])
 
@@ -275,7 +282,7 @@ def request_submit() -> Response | BaseResponse:
                 return _render_request(form, decision=decision)
             row, decision = service.request_access(uow, config, me(), ask)
     except AccessError as err:
-        return _render_request(form, refused=refusal(err, back), status=STATUS[err.kind])
+        return _render_request(form, refused=refusal(err, back))
     if decision.outcome == "pending":
         flash(f"Asked for {row.group_name}: waiting for {decision.approvals} approval(s) by "
               f"members of {', '.join(decision.approvers)}.")
@@ -291,7 +298,7 @@ def request_submit() -> Response | BaseResponse:
 # --- my requests -----------------------------------------------------------------------------
 
 
-def _render_requests(*, refused: Refusal | None = None, status: int = 200) -> Response:
+def _render_requests(*, refused: Refusal | None = None) -> Response:
     now: datetime = g.now
     with get_db(current_app).read_session() as db_session:
         rows = queries.list_requests(db_session, queries.RequestFilter(user_id=user_id()),
@@ -299,7 +306,7 @@ def _render_requests(*, refused: Refusal | None = None, status: int = 200) -> Re
         ids = [r.id for r in rows]
         items = request_items(rows, queries.grants_of_requests(db_session, ids),
                               queries.reviews_of(db_session, ids), now)
-        return _html("access/requests.html", status, items=items, refusal=refused)
+        return _html("access/requests.html", items=items, refusal=refused)
 
 
 @bp.get("/requests")
@@ -314,8 +321,7 @@ def withdraw(request_id: str) -> Response | BaseResponse:
         with UnitOfWork(get_db(current_app), request_info()) as uow:
             row = service.withdraw(uow, me(), request_id, request.form.get("reason") or None)
     except AccessError as err:
-        return _render_requests(refused=refusal(err, url_for("access.my_requests")),
-                                status=STATUS[err.kind])
+        return _render_requests(refused=refusal(err, url_for("access.my_requests")))
     flash(f"Withdrawn: your request for {row.group_name}.")
     return redirect(url_for("access.my_requests"), 303)
 
@@ -329,7 +335,7 @@ def done(grant_id: str) -> Response | BaseResponse:
             grant = service.revoke(uow, get_access_config(current_app), me(), grant_id,
                                    request.form.get("reason") or "done: ended by its user")
     except AccessError as err:
-        return _render_requests(refused=refusal(err, url_for(back)), status=STATUS[err.kind])
+        return _render_requests(refused=refusal(err, url_for(back)))
     flash(f"Done: you no longer have {grant.group_name}.")
     return redirect(url_for(back), 303)
 
@@ -342,10 +348,10 @@ class Requester:
     """What an approver sees of the person asking: their access now and their recent grants."""
 
     memberships: list[queries.EffectiveMembership]
-    recent: list[Any]
+    recent: list[Grant]
 
 
-def _render_inbox(*, refused: Refusal | None = None, status: int = 200) -> Response:
+def _render_inbox(*, refused: Refusal | None = None) -> Response:
     config = get_access_config(current_app)
     now: datetime = g.now
     with get_db(current_app).read_session() as db_session:
@@ -370,7 +376,7 @@ def _render_inbox(*, refused: Refusal | None = None, status: int = 200) -> Respo
             queries.effective_memberships(db_session, uid, now),
             queries.list_grants(db_session, queries.GrantFilter(user_id=uid), now, limit=5))
             for uid in people}
-        return _html("access/inbox.html", status, policies=mine,
+        return _html("access/inbox.html", policies=mine,
                      pending=request_items(pending, grants, reviews, now),
                      review=request_items(review, grants, reviews, now),
                      requesters=requesters, grant_state=queries.grant_state,
@@ -399,8 +405,7 @@ def decide(request_id: str) -> Response | BaseResponse:
             else:
                 row = service.deny(uow, config, me(), request_id, reason)
     except AccessError as err:
-        return _render_inbox(refused=refusal(err, url_for("access.inbox")),
-                             status=STATUS[err.kind])
+        return _render_inbox(refused=refusal(err, url_for("access.inbox")))
     who = f"{row.user_name} → {row.group_name}"
     if row.state == "approved":
         flash(f"Approved: {who}. The access starts now.")
@@ -419,8 +424,7 @@ def close_review(request_id: str) -> Response | BaseResponse:
             row = service.close_review(uow, get_access_config(current_app), me(), request_id,
                                        request.form.get("reason") or None)
     except AccessError as err:
-        return _render_inbox(refused=refusal(err, url_for("access.inbox")),
-                             status=STATUS[err.kind])
+        return _render_inbox(refused=refusal(err, url_for("access.inbox")))
     flash(f"Review closed: {row.user_name} → {row.group_name}.")
     return redirect(url_for("access.inbox"), 303)
 
@@ -437,7 +441,7 @@ def render_error(err: Exception) -> Response:
                      sign_in=_sign_in_url(back) if err.sign_in else None,
                      request_id=request_id)
     if isinstance(err, AccessError):
-        return _html("access/message.html", STATUS[err.kind], title="Refused",
+        return _html("access/message.html", REFUSAL_STATUS[err.kind], title="Refused",
                      message=err.detail, code=err.code, request_id=request_id)
     if isinstance(err, HTTPException):
         return _html("access/message.html", err.code or 500, title=err.name,

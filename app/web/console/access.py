@@ -41,13 +41,13 @@ from app.web.console.views import page
 from app.web.context import get_access_config
 from app.web.context import get_db
 from app.web.context import get_settings
+from app.web.pages import REFUSAL_STATUS
 from app.web.pages import duration
 from app.web.pages import request_items
 from app.web.plumbing import request_info
 
 REQUEST_STATES = ("pending", "approved", "denied", "withdrawn", "expired")
 GRANT_STATES = ("active", "scheduled", "ended", "revoked", "extended")
-STATUS = {"invalid": 400, "forbidden": 403, "not_found": 404, "conflict": 409}
 PAGE_SIZE = 100
 _BACK = re.compile(r"/admin/[A-Za-z0-9/_-]*")
 
@@ -165,7 +165,7 @@ def access_revoke(grant_id: str) -> Response | BaseResponse:
             grant = service.revoke(uow, get_access_config(current_app), _principal(), grant_id,
                                    reason)
     except AccessError as err:
-        return page("Cannot revoke", f"{err.detail} (code {err.code}).", STATUS[err.kind],
+        return page("Cannot revoke", f"{err.detail} (code {err.code}).", REFUSAL_STATUS[err.kind],
                     back=back)
     flash(f"Revoked: {grant.user_name} no longer has {grant.group_name}.")
     return redirect(back, 303)
