@@ -1,8 +1,8 @@
 """Frontdesk's application factory: the composition root that wires every door to the core.
 
 ``create_app`` is the one place that imports the doors (``scim``, ``jit``, the console, the
-API); gunicorn (``app.web.wsgi``) and the CLI both build the app here, so a hook added here
-reaches every entry point.
+API, the access pages); gunicorn (``app.web.wsgi``) and the CLI both build the app here, so a
+hook added here reaches every entry point.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.outbox import load_endpoints
 from app.web import context
 from app.web import errors
 from app.web import plumbing
+from app.web.access.views import bp as access_pages_bp
 from app.web.api.access import bp as access_api_bp
 from app.web.api.audit import bp as api_bp
 from app.web.console.views import bp as console_bp
@@ -67,6 +68,6 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     context.init_app(app, settings, db, access)
     plumbing.init_app(app)
     errors.init_app(app)
-    for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp):
+    for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp, access_pages_bp):
         app.register_blueprint(blueprint)
     return app

@@ -235,4 +235,4 @@ def test_the_stylesheet_is_served_from_the_app(client: FlaskClient) -> None:
     with client.get("/static/frontdesk.css") as response:
         assert response.status_code == 200
         assert response.mimetype == "text/css"
-        assert "body.admin" in text_of(response)
+        assert "body.shell" in text_of(response)  # the console's (and /access's) layout

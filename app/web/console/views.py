@@ -10,12 +10,10 @@ with the admin as the audit actor; reads use the repository and the audit query 
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import json
 import secrets
 from collections.abc import Iterator
-from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import services
+from app.access import queries
 from app.admins import AdminIdentity
 from app.admins import current_admin
 from app.admins import link_session
@@ -64,6 +63,10 @@ from app.uow import UnitOfWork
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.errors import register_renderer
+from app.web.pages import PageError
+from app.web.pages import csrf_ok
+from app.web.pages import csrf_token
+from app.web.pages import when
 from app.web.plumbing import request_info
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -71,37 +74,22 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 PAGE_SIZE = 50
 SOURCES = ("scim", "jit", "admin")
 OUTCOMES = ("success", "denied")
-class ConsoleError(Exception):
-    """A page-level refusal with its status: 401 (sign in), 403 (not an admin), 400 (CSRF)."""
-
-    def __init__(self, status: int, title: str, message: str, *, sign_in: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-        self.sign_in = sign_in
 
 
-def page(title: str, message: str, status: int = 200, *, sign_in: bool = False) -> Response:
-    """Render a message page (refusals, errors, "signed out")."""
+class ConsoleError(PageError):
+    """A console refusal: 401 (sign in), 403 (not an admin), 400 (CSRF)."""
+
+
+def page(title: str, message: str, status: int = 200, *, sign_in: bool = False,
+         back: str | None = None) -> Response:
+    """Render a message page (refusals, errors, "signed out"), with a link ``back``."""
     body = render_template("admin/message.html", title=title, message=message,
-                           sign_in=sign_in, request_id=g.get("request_id"))
+                           sign_in=sign_in, back=back, request_id=g.get("request_id"))
     return make_response(body, status)
 
 
-def csrf_token() -> str:
-    """Return this session's CSRF token, creating it on first use."""
-    token = session.get("csrf")
-    if not isinstance(token, str) or not token:
-        token = session["csrf"] = secrets.token_urlsafe(24)
-    return token
-
-
 def _check_csrf() -> None:
-    expected = session.get("csrf")
-    sent = request.form.get("csrf", "")
-    if not isinstance(expected, str) or not expected or not hmac.compare_digest(
-            expected.encode(), sent.encode()):
+    if not csrf_ok():
         raise ConsoleError(400, "Form expired",
                            "The form was not sent from this session (CSRF check failed). "
                            "Go back, reload the page and try again.")
@@ -142,11 +130,7 @@ def _template_globals() -> dict[str, Any]:
             "audit_link": audit_link}
 
 
-@bp.app_template_filter("when")
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+bp.add_app_template_filter(when, "when")
 
 
 @bp.app_template_filter("show")
@@ -373,11 +357,16 @@ def _render_user(user_id: str, *, error: str | None = None, status: int = 200,
         if user is None:
             raise NotFoundError("There is no user with that id (it may have been deleted).")
         groups = repo.groups_of([user.id])[user.id]
+        now = get_db(current_app).clock.now()
+        grants = [grant for grant in queries.list_grants(
+            db_session, queries.GrantFilter(user_id=user.id), now, limit=50)
+            if queries.grant_state(grant, now) in ("active", "scheduled")]
         links = repo.links(user.id)
         trail = list_events(db_session, AuditFilter(target_id=user.id), limit=20)
         attributes = sorted(services.flatten({k: v for k, v in user.doc.items()
                                               if k != "schemas"}).items())
-        body = render_template("admin/user.html", user=user, groups=groups, links=links,
+        body = render_template("admin/user.html", user=user, groups=groups, grants=grants,
+                               now=now, grant_state=queries.grant_state, links=links,
                                events=trail.events, more_events=trail.next_cursor is not None,
                                attributes=attributes, error=error, reason=reason)
     return make_response(body, status)
@@ -471,3 +460,6 @@ def render_error(err: Exception) -> Response:
 
 
 register_renderer(bp, render_error)
+
+# The access pages (/admin/access/...) are routes of this blueprint, kept in their own module.
+from app.web.console import access as _access  # noqa: E402, F401, I001

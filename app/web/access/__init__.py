@@ -1,0 +1,1 @@
+"""``/access``: self-service access pages for people signed in with single sign-on."""
