@@ -1,0 +1,135 @@
+"""Bugs of the core, each pinned by a test that failed before its fix (issue 8)."""
+
+from __future__ import annotations
+
+import random
+import sys
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from app import services
+from app.audit.events import Actor
+from app.audit.query import AuditFilter
+from app.audit.query import list_events
+from app.db import Database
+from app.db import sqlite_lower_keys
+from app.uow import UnitOfWork
+
+ACTOR = Actor("test", "t", "test")
+
+
+def _labels(db: Database, f: AuditFilter) -> set[str | None]:
+    with db.read_session() as session:
+        return {e.target_label for e in list_events(session, f, limit=100).events}
+
+
+# -- 1. the audit filter folds case like the rest of the project (not ASCII-only) -----------------
+
+@pytest.mark.parametrize(("stored", "asked"), [
+    ("Äda", "äDA"),
+    ("äda", "ÄDA"),
+    ("Strauß", "strauß"),
+    ("Strauß", "STRAUß"),
+    ("STRAUẞ", "strauß"),
+])
+def test_audit_target_filter_folds_non_ascii_names(db: Database, stored: str, asked: str) -> None:
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": stored}, actor=ACTOR)
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": "someone-else"}, actor=ACTOR)
+    assert _labels(db, AuditFilter(target=asked)) == {stored}
+
+
+@pytest.mark.parametrize(("stored", "asked"),
+                         [("Äda Lovelace", "äDA"), ("Johann Strauß", "STRAUß")])
+def test_audit_text_filter_folds_non_ascii_names(db: Database, stored: str, asked: str) -> None:
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": stored}, actor=ACTOR)
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": "someone-else"}, actor=ACTOR)
+    assert _labels(db, AuditFilter(text=asked)) == {stored}
+
+
+def test_audit_target_filter_with_too_many_spellings_still_folds(db: Database) -> None:
+    """Eight s have more spellings (s, ſ, ß, ẞ, ...) than SQLite is asked to look up."""
+    assert sqlite_lower_keys("s" * 8) is None
+    labels = ("SSSSSSSS", "sSsSsSsS", "ßßßß", "sſsſßẞ", "sssssss")
+    with UnitOfWork(db) as uow:
+        for label in labels:
+            uow.audit.record("test:event", actor=ACTOR, target_kind="user", target_label=label)
+        uow.commit()
+    # PostgreSQL's lower() keeps ß and ſ; SQLite's casefold spells them out.
+    expected = {"SSSSSSSS", "sSsSsSsS"} | ({"ßßßß", "sſsſßẞ"} if db.dialect == "sqlite" else set())
+    assert _labels(db, AuditFilter(target="s" * 8)) == expected
+
+
+TRICKY = "sSſßẞkKKfFﬁﬀﬆﬅtiIİıΣσςµμäÄ"
+
+
+def test_sqlite_lower_keys_find_exactly_what_casefold_finds() -> None:
+    rng = random.Random(8)
+
+    def sqlite_lower(text: str) -> str:  # SQLite's lower(): ASCII capitals only
+        return "".join(c.lower() if "A" <= c <= "Z" else c for c in text)
+
+    for _ in range(5000):
+        value = "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 4)))
+        label = "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 5)))
+        keys = sqlite_lower_keys(value)
+        if keys is None:  # too many spellings: the filter folds every label instead
+            continue
+        assert (sqlite_lower(label) in keys) == (label.casefold() == value.casefold()), (
+            value, label)
+        assert all(key.casefold() == value.casefold() for key in keys)
+        for spelling in (value.upper(), value.lower(), value.swapcase(), value.title(),
+                         value.casefold()):
+            if spelling.casefold() == value.casefold():
+                assert sqlite_lower(spelling) in keys, (value, spelling)
+
+
+def test_casefold_changes_nothing_from_u1f000_on() -> None:
+    """``sqlite_lower_keys`` only looks at the characters below U+1F000."""
+    assert all(chr(c).casefold() == chr(c) for c in range(0x1F000, sys.maxunicode + 1))
+
+
+def _plan(db: Database, f: AuditFilter) -> str:
+    """Return the database's plan of the statement ``list_events`` runs for ``f``."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.read_session() as session:
+            list_events(session, f)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    statement, parameters = seen[-1]
+    with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a few rows: ask what it could use
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+            return "\n".join(row[0] for row in rows)
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+        return "\n".join(row[-1] for row in rows)
+
+
+@pytest.mark.parametrize("target", ["ada@example.com", "Strauß", "ÄDA"])
+def test_audit_target_filter_uses_the_label_index(db: Database, target: str) -> None:
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": "ada@example.com"}, actor=ACTOR)
+    plan = _plan(db, AuditFilter(target=target))
+    assert "ix_audit_events_target_label_lower" in plan, plan
+    assert "ix_audit_events_target_seq" in plan, plan  # the id half of the OR
+
+
+def test_audit_text_filter_escapes_like_wildcards(db: Database) -> None:
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": "a_b%c"}, actor=ACTOR)
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": "axbyc"}, actor=ACTOR)
+    assert _labels(db, AuditFilter(text="_B%")) == {"a_b%c"}
+
