@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import random
+import secrets
+import stat
+import subprocess
 import sys
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+import config
 from app import services
 from app.audit.events import Actor
 from app.audit.query import AuditFilter
@@ -132,4 +139,96 @@ def test_audit_text_filter_escapes_like_wildcards(db: Database) -> None:
     with UnitOfWork(db) as uow:
         services.create_user(uow, {"userName": "axbyc"}, actor=ACTOR)
     assert _labels(db, AuditFilter(text="_B%")) == {"a_b%c"}
+
+
+# -- 2. the generated secret key is never read empty or half-written -----------------------------
+
+def test_a_worker_losing_the_first_start_race_reads_the_winners_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first worker is held while it makes its key; a second one starts meanwhile.
+
+    Before the fix the first had already created the (empty) file, and the second failed on it.
+    """
+    generate = secrets.token_urlsafe
+    first_is_generating = threading.Event()
+    release_first = threading.Event()
+    calls = 0
+
+    def slow_first(nbytes: int) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            first_is_generating.set()
+            assert release_first.wait(10)
+        return generate(nbytes)
+
+    monkeypatch.setattr(secrets, "token_urlsafe", slow_first)
+    settings = config.load(environ={}, instance_path=str(tmp_path / "instance"))
+    keys: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def start(name: str) -> None:
+        try:
+            keys[name] = config.ensure_secret_key(settings).secret_key
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    first = threading.Thread(target=start, args=("first",))
+    first.start()
+    assert first_is_generating.wait(10)
+    start("second")  # while the first is held
+    release_first.set()
+    first.join(10)
+    assert errors == []
+    assert keys["first"] == keys["second"] != ""
+    assert (tmp_path / "instance" / "secret_key").read_text() == keys["first"]
+
+
+def test_workers_starting_at_once_agree_on_one_key(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    script = ("import config, sys; "
+              "s = config.load(environ={}, instance_path=sys.argv[1]); "
+              "print(config.ensure_secret_key(s).secret_key)")
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(instance)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(8)]
+    results = [p.communicate(timeout=60) for p in processes]
+    assert [err for _, err in results if err] == []
+    keys = {out.strip() for out, _ in results}
+    assert len(keys) == 1 and "" not in keys
+    assert sorted(p.name for p in instance.iterdir()) == ["secret_key"]  # no temporary left
+
+
+def test_publish_new_file_writes_and_syncs_before_the_name_appears(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "secret_key"
+    steps: list[str] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        steps.append("fsync")
+        real_fsync(fd)
+
+    def link(source: str, destination: Path) -> None:
+        # At the moment the name appears, the file behind it is whole.
+        steps.append(f"link:{Path(source).read_text()}")
+        real_link(source, destination)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    assert config.publish_new_file(target, "the-key") is True
+    assert steps[:2] == ["fsync", "link:the-key"]
+    assert target.read_text() == "the-key"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+    # The name exists: a later caller changes nothing and says so.
+    assert config.publish_new_file(target, "another-key") is False
+    assert target.read_text() == "the-key"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
+
+
+def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(config.SettingsError, match="empty"):
+        config.ensure_secret_key(config.load(environ={}, instance_path=str(tmp_path)))
 
