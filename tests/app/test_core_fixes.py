@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from click.testing import Result
 from sqlalchemy import event
 
 import config
@@ -20,6 +23,7 @@ from app import services
 from app.audit.events import Actor
 from app.audit.query import AuditFilter
 from app.audit.query import list_events
+from app.cli.main import main as cli
 from app.db import Database
 from app.db import sqlite_lower_keys
 from app.uow import UnitOfWork
@@ -232,3 +236,34 @@ def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(config.SettingsError, match="empty"):
         config.ensure_secret_key(config.load(environ={}, instance_path=str(tmp_path)))
 
+
+# -- 3. read-only commands read: they never wait for SQLite's write lock -------------------------
+
+@pytest.mark.parametrize("command", [["users", "show", "ada@example.com"], ["tokens", "list"]])
+def test_read_commands_run_while_another_connection_holds_the_write_lock(
+        runner: CliRunner, db: Database, command: list[str]) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL readers never wait for writers")
+    with UnitOfWork(db) as uow:
+        services.create_user(uow, {"userName": "ada@example.com"}, actor=ACTOR)
+    with UnitOfWork(db) as uow:
+        services.create_token(uow, "okta", ("scim",), actor=ACTOR)
+    path = db.engine.url.database
+    assert path
+    writer = sqlite3.connect(path, isolation_level=None)
+    results: list[Result] = []
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process is writing, for as long as it likes
+        # A command that asked for the write lock would wait out the 30 s busy timeout.
+        thread = threading.Thread(target=lambda: results.append(runner.invoke(cli, command)),
+                                  daemon=True)
+        thread.start()
+        thread.join(10)
+        finished = not thread.is_alive()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    thread.join(60)
+    assert finished, f"`frontdesk {' '.join(command)}` waited for the write lock"
+    assert results[0].exit_code == 0, results[0].output
+    assert ("ada@example.com" if command[0] == "users" else "okta") in results[0].output
