@@ -23,7 +23,6 @@ from app.audit.events import Actor
 from app.audit.events import AuditAction
 from app.db import utcnow
 from app.errors import DomainError
-from app.models import Group
 from app.models import User
 from app.repository.common import fold
 from app.saml_store import RequestProblemError
@@ -124,55 +123,43 @@ def _find_or_link(uow: UnitOfWork, claims: LoginClaims) -> User | None:
 
 
 def _group_ids(uow: UnitOfWork, names: tuple[str, ...], policy: JitPolicy,
-               actor: Actor) -> dict[str, str]:
-    """Return {group id: displayName} for claimed names, creating unknown ones if allowed."""
+               actor: Actor) -> set[str]:
+    """Return the ids of the claimed groups, creating unknown ones if allowed."""
     if not names:
-        return {}
-    keys = {fold(n): n for n in names}
-    found = {g.display_name_key: g for g in uow.groups.find_by_display_names(names)}
-    result = {g.id: g.display_name for g in found.values()}
+        return set()
+    found = {g.display_name_key: g.id for g in uow.groups.find_by_display_names(names)}
     if policy.create_unknown_groups:
-        for key, name in keys.items():
+        for key, name in {fold(n): n for n in names}.items():
             if key not in found:
-                group = Group(source="jit", version=1, display_name=name, display_name_key=key,
-                              doc={"displayName": name})
-                group.created_at = group.updated_at = utcnow()
-                uow.groups.add(group)
-                uow.audit.record(AuditAction.GROUP_CREATE, actor=actor, target_kind="group",
-                                 target_id=group.id, target_label=name,
-                                 changes={"displayName": [None, name]})
-                result[group.id] = name
-    return result
+                group = services.create_group(uow, {"displayName": name}, (), actor=actor,
+                                              source="jit", commit=False)
+                found[key] = group.id
+    return set(found.values())
 
 
 def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPolicy,
                  actor: Actor, extra: tuple[str, ...] = ()) -> None:
-    """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed."""
+    """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed.
+
+    Through ``services.update_group``, as SCIM changes members: each group's row is locked,
+    its version bumped and one event recorded per member added or removed. The groups are
+    taken in the order of their ids, so that two logins never wait for each other in a circle.
+    """
     if policy.groups_mode == "off" and not extra:
         return
     claimed = claims.groups or ()
     names = tuple(dict.fromkeys((claimed if policy.groups_mode != "off" else ()) + extra))
     wanted = _group_ids(uow, names, policy, actor)
-    touched: list[str] = []
-    for group_id, name in wanted.items():
-        added = uow.groups.add_members(group_id, {user.id: "User"}, actor.label,
-                                       idp_entity_id=claims.idp_entity_id)
-        if added:
-            touched.append(group_id)
-            uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
-                             target_id=group_id, target_label=name,
-                             changes={"member": [None, user.id]})
+    unwanted: set[str] = set()
     # A missing group claim is not "member of nothing": sync only acts on a claim that is there.
     if policy.groups_mode == "sync" and claims.groups is not None:
         managed = uow.groups.managed_by_idp(user.id, claims.idp_entity_id)
-        for group_id, name in managed:
-            if group_id not in wanted:
-                uow.groups.remove_members(group_id, [user.id])
-                touched.append(group_id)
-                uow.audit.record(AuditAction.GROUP_MEMBER_REMOVE, actor=actor,
-                                 target_kind="group", target_id=group_id, target_label=name,
-                                 changes={"member": [user.id, None]})
-    services.touch(uow, touched)
+        unwanted = {group_id for group_id, _ in managed} - wanted
+    add = services.MemberDelta("add", (user.id,), idp_entity_id=claims.idp_entity_id)
+    remove = services.MemberDelta("remove", (user.id,))
+    for group_id in sorted(wanted | unwanted):
+        services.update_group(uow, group_id, None, [add if group_id in wanted else remove],
+                              actor=actor, commit=False)
 
 
 def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,

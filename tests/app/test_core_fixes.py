@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 import secrets
@@ -10,6 +11,9 @@ import stat
 import subprocess
 import sys
 import threading
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from click.testing import Result
 from sqlalchemy import event
+from sqlalchemy import select
 
 import config
 from app import services
@@ -26,6 +31,14 @@ from app.audit.query import list_events
 from app.cli.main import main as cli
 from app.db import Database
 from app.db import sqlite_lower_keys
+from app.models import AuditEvent
+from app.models import Group
+from app.models import Membership
+from app.models import User
+from app.provisioning import JitPolicy
+from app.provisioning import LoginClaims
+from app.provisioning import provision_login
+from app.repository.accounts import GroupRepository
 from app.uow import UnitOfWork
 
 ACTOR = Actor("test", "t", "test")
@@ -267,3 +280,67 @@ def test_read_commands_run_while_another_connection_holds_the_write_lock(
     assert finished, f"`frontdesk {' '.join(command)}` waited for the write lock"
     assert results[0].exit_code == 0, results[0].output
     assert ("ada@example.com" if command[0] == "users" else "okta") in results[0].output
+
+
+# -- 4. JIT writes groups and memberships through the service layer ------------------------------
+
+IDP = "https://idp.example.com/metadata"
+
+
+def _jit_login(db: Database, groups: tuple[str, ...], n: int) -> None:
+    claims = LoginClaims(
+        idp_entity_id=IDP, name_id="ada@example.com", assertion_id=f"assertion-{n}",
+        assertion_expires_at=datetime.now(UTC) + timedelta(minutes=5), in_response_to=None,
+        user_name="ada@example.com", attributes={"displayName": "Ada"}, groups=groups)
+    policy = JitPolicy(groups_mode="sync", create_unknown_groups=True)
+    with UnitOfWork(db) as uow:
+        provision_login(uow, claims, policy, browser_binding=None, allow_unsolicited=True)
+
+
+def test_jit_writes_groups_and_memberships_only_through_services(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    with UnitOfWork(db) as uow:
+        engineering = services.create_group(uow, {"displayName": "Engineering"}, (), actor=ACTOR)
+    writers: list[str] = []
+
+    def through_services(name: str) -> None:
+        def wrapper(self: GroupRepository, *args: Any, **kwargs: Any) -> Any:
+            callers = [Path(frame.filename).as_posix() for frame in inspect.stack()[1:]]
+            writers.append(name)
+            assert any(c.endswith("app/services.py") for c in callers), (
+                f"GroupRepository.{name} called outside app/services.py")
+            return original(self, *args, **kwargs)
+
+        original = getattr(GroupRepository, name)
+        monkeypatch.setattr(GroupRepository, name, wrapper)
+
+    for name in ("add", "save", "add_members", "remove_members", "remove_all_members"):
+        through_services(name)
+
+    _jit_login(db, ("Engineering", "Brand New"), 1)
+    _jit_login(db, ("Engineering",), 2)
+    assert {"add", "add_members", "remove_members"} <= set(writers)
+
+    with db.read_session() as session:
+        rows = session.execute(select(AuditEvent).where(AuditEvent.action.like("group:%"))
+                               .order_by(AuditEvent.seq)).scalars().all()
+        groups = {g.display_name: g for g in session.execute(select(Group)).scalars()}
+        user_id = session.execute(select(User.id)).scalar_one()
+        managed = {row[0]: row[1] for row in session.execute(
+            select(Membership.group_id, Membership.idp_entity_id))}
+    # The events JIT always wrote, with the IdP as actor (a login changes its groups in the
+    # order of their ids, as every writer locks them).
+    seen = [(e.action, e.actor_kind, e.actor_id, e.target_label, e.changes) for e in rows[1:]]
+    assert seen[0] == ("group:create", "idp", IDP, "Brand New",
+                       {"displayName": [None, "Brand New"]})
+    assert sorted(seen[1:3]) == [
+        ("group:member:add", "idp", IDP, "Brand New", {"member": [None, user_id]}),
+        ("group:member:add", "idp", IDP, "Engineering", {"member": [None, user_id]}),
+    ]
+    assert seen[3:] == [
+        ("group:member:remove", "idp", IDP, "Brand New", {"member": [user_id, None]})]
+    assert groups["Brand New"].source == "jit"
+    assert groups["Engineering"].id == engineering.id
+    assert groups["Engineering"].version == 2  # created, then one member added
+    assert groups["Brand New"].version == 3  # created, one member added, one removed
+    assert managed == {engineering.id: IDP}
