@@ -1,5 +1,5 @@
 """Helpers the repositories (and the audit log's reader) share: the case-insensitive key, LIKE
-patterns, id chunks and keyset pages."""
+patterns, id chunks, the unique-constraint flush and keyset pages."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement
 from sqlalchemy import Select
 from sqlalchemy import literal
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import casefold
+from app.errors import ConflictError
 
 T = TypeVar("T")
 # Ids bound per statement: SQLite allows 32 766 parameters by default, PostgreSQL 65 535.
@@ -44,6 +46,20 @@ def contains_text(expr: Any, text: str) -> ColumnElement[bool]:
     condition: ColumnElement[bool] = casefold(expr).like(casefold(literal(pattern)),
                                                           escape="\\")
     return condition
+
+
+def flush_unique(session: Session, message: str) -> None:
+    """Flush pending changes in a savepoint; a constraint they break raises
+    ``ConflictError(message)`` and leaves the transaction usable (the savepoint is rolled back).
+
+    Build ``message`` before calling: a failed flush expires the objects, which then cannot be
+    reloaded to name the culprit.
+    """
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(message) from None
 
 
 def keyset_page(session: Session, stmt: Select[Any], key: Any, after: Any, limit: int,
