@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from app.text import has_control
+
 MAX_LENGTH = 2048
 
 
@@ -16,7 +18,7 @@ def safe_next(value: str | None, allowed_hosts: Collection[str] = ()) -> str | N
     """
     if not value or len(value) > MAX_LENGTH:
         return None
-    if any(ord(c) < 33 or 127 <= ord(c) <= 159 for c in value) or "\\" in value:
+    if has_control(value) or any(c.isspace() for c in value) or "\\" in value:
         return None
     parts = urlsplit(value)
     if value.startswith("/") and not value.startswith("//"):

@@ -52,6 +52,7 @@ from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
 import config
+from app.text import has_control
 from jit.keys import ensure_keypair
 
 log = logging.getLogger("frontdesk.saml")
@@ -339,7 +340,7 @@ class ServiceProvider:
         if not name_id or name_id != whole_name_id:
             raise SamlRejectedError("name_id", "the NameID is empty or was tampered with",
                                     issuer=issuer)
-        if len(name_id) > MAX_NAME_ID or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in name_id):
+        if len(name_id) > MAX_NAME_ID or has_control(name_id):
             raise SamlRejectedError("name_id", "the NameID is not acceptable", issuer=issuer)
         audiences = [
             a.text.strip()

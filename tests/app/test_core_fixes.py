@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+import unicodedata
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -39,7 +40,10 @@ from app.provisioning import JitPolicy
 from app.provisioning import LoginClaims
 from app.provisioning import provision_login
 from app.repository.accounts import GroupRepository
+from app.text import is_control
 from app.uow import UnitOfWork
+from jit.mapping import first_value
+from jit.redirects import safe_next
 
 ACTOR = Actor("test", "t", "test")
 
@@ -344,3 +348,29 @@ def test_jit_writes_groups_and_memberships_only_through_services(
     assert groups["Engineering"].version == 2  # created, then one member added
     assert groups["Brand New"].version == 3  # created, one member added, one removed
     assert managed == {engineering.id: IDP}
+
+
+# -- 5. one rule for control characters, used by every door --------------------------------------
+
+def test_a_control_character_is_unicode_category_cc() -> None:
+    assert all(is_control(chr(c)) == (unicodedata.category(chr(c)) == "Cc")
+               for c in range(sys.maxunicode + 1))
+
+
+@pytest.mark.parametrize(("value", "kept"), [
+    ("Ada", True),
+    ("Zahrā\u200cKarimi", True),  # ZWNJ (a format character) belongs in Persian names
+    ("Ada\x1b[2J", False),  # ESC: C0
+    ("Ada\x7f", False),  # DEL
+    ("Ada\x9b2J", False),  # CSI: C1
+    ("Ada\nLovelace", False),
+])
+def test_jit_attributes_and_redirects_refuse_control_characters(value: str, kept: bool) -> None:
+    assert (first_value({"givenName": [value]}, "givenName") == value) is kept
+    assert (safe_next(f"/me/{value}") is not None) is kept
+
+
+@pytest.mark.parametrize("space", [" ", "\t", "\u00a0", "\u2028", "\u3000"])
+def test_a_redirect_target_holds_no_whitespace(space: str) -> None:
+    assert safe_next(f"/me{space}x") is None
+    assert safe_next("/me") == "/me"
