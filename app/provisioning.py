@@ -49,7 +49,6 @@ class JitPolicy:
     groups_mode: GroupsMode = "sync"
     create_unknown_groups: bool = False
     default_groups: tuple[str, ...] = ()
-    update_on_login: bool = True
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
             raise LoginDeniedError("inactive", "this account is deactivated")
         if claims.idp_entity_id not in uow.users.linked_idps(user.id):
             uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
-        if policy.update_on_login and claims.attributes:
+        if claims.attributes:
             # The identity key (userName) is never rewritten from an assertion.
             fragment = {k: v for k, v in claims.attributes.items() if k != "userName"}
             old = dict(user.doc)

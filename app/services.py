@@ -379,8 +379,3 @@ def revoke_token(uow: UnitOfWork, name: str, *, actor: Actor) -> ApiToken:
                          target_id=row.id, target_label=row.name)
         uow.commit()
     return row
-
-
-# Re-exported for the doors, which never import the catalogue's internals piecemeal.
-USER_KIND = catalog.USER_KIND
-GROUP_KIND = catalog.GROUP_KIND
