@@ -31,7 +31,10 @@ class Settings:
 
     instance_path: str = "instance"
     database_url: str = ""  # empty: SQLite file in the instance folder
+    # gunicorn (config/gunicorn.conf.py reads these through load())
     bind: str = "127.0.0.1:8000"
+    workers: int = 0  # 0: min(4, 2 x CPU cores)
+    threads: int = 1
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # empty: generated once into the instance folder
     log_level: str = "INFO"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import random
+import runpy
 import secrets
 import sqlite3
 import stat
@@ -374,3 +375,50 @@ def test_jit_attributes_and_redirects_refuse_control_characters(value: str, kept
 def test_a_redirect_target_holds_no_whitespace(space: str) -> None:
     assert safe_next(f"/me{space}x") is None
     assert safe_next("/me") == "/me"
+
+
+# -- 6. gunicorn takes its settings from config.load(), like the app -----------------------------
+
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
+
+
+def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name in ("BIND", "WORKERS", "THREADS", "LOG_LEVEL", "CONFIG"):
+        monkeypatch.delenv(f"FRONTDESK_{name}", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(GUNICORN_CONF))
+
+
+def test_gunicorn_reads_bind_workers_threads_and_log_level_from_the_settings(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = tmp_path / "frontdesk.toml"
+    toml.write_text('bind = "0.0.0.0:9000"\nworkers = 3\nlog_level = "DEBUG"\n')
+    from_file = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(toml))
+    assert (from_file["bind"], from_file["workers"], from_file["threads"],
+            from_file["loglevel"]) == ("0.0.0.0:9000", 3, 1, "debug")
+
+    from_env = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(toml),
+                                  FRONTDESK_BIND="127.0.0.1:9100", FRONTDESK_THREADS="4")
+    assert (from_env["bind"], from_env["workers"], from_env["threads"]) == (
+        "127.0.0.1:9100", 3, 4)
+
+    defaults = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(tmp_path / "none.toml"))
+    assert defaults["bind"] == "127.0.0.1:8000"
+    assert 1 <= defaults["workers"] <= 4
+
+    with pytest.raises(config.SettingsError, match="FRONTDESK_WORKERS"):
+        _gunicorn_settings(monkeypatch, FRONTDESK_WORKERS="many")
+
+
+def test_gunicorn_itself_takes_the_settings(tmp_path: Path) -> None:
+    env = {**os.environ, "FRONTDESK_BIND": "127.0.0.1:9200", "FRONTDESK_WORKERS": "3",
+           "FRONTDESK_THREADS": "2", "FRONTDESK_LOG_LEVEL": "WARNING",
+           "FRONTDESK_CONFIG": str(tmp_path / "none.toml")}
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    printed = subprocess.run([gunicorn, "-c", str(GUNICORN_CONF), "--print-config"], env=env,
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    settings = {key.strip(): value.strip() for key, _, value in
+                (line.partition(" = ") for line in printed.splitlines()) if value}
+    assert {k: settings[k] for k in ("bind", "workers", "threads", "loglevel")} == {
+        "bind": "['127.0.0.1:9200']", "workers": "3", "threads": "2", "loglevel": "warning"}
