@@ -2,7 +2,9 @@
 
 One login is one transaction: the assertion ID is consumed (replay cache), the AuthnRequest is
 consumed, the user is found or created, mapped attributes and IdP-managed groups are updated,
-and every outcome is audited — or, on refusal, only the refusal is written.
+and every outcome is audited — or, on refusal, only the refusal is written. Users, groups and
+memberships change through ``app.services``, as SCIM's changes do; the login itself writes only
+what is its own: the identity link, the last login time and the login's audit event.
 
 Identity is (IdP entity id, NameID). A first login links to an existing user with the same
 userName only when that user has no link to another IdP (that is how SCIM-pushed users get their

@@ -1,5 +1,10 @@
-"""The only write path. Every change to users, groups, memberships and tokens happens here,
-inside a unit of work, with its audit events, and commits once.
+"""The write path of users, groups, memberships and tokens: every change to them happens here
+(a SAML login's too, which ``app.provisioning`` hands over), inside a unit of work, with its
+audit events, and commits once.
+
+The core's other writes each belong to one module: admin login links (``app.admins``), a
+login's identity link, last login and replay cache (``app.provisioning``, ``app.saml_store``), a
+token's last use (``app.tokens``), pruning the audit log (``app.audit.prune``).
 
 Documents are SCIM-shaped dicts with canonical attribute names (see ``app.catalog``); the
 doors (SCIM, SAML, admin, CLI) validate their input and hand over documents. A write that

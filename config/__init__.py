@@ -1,7 +1,8 @@
 """Typed settings, read once: defaults < a TOML file < ``FRONTDESK_*`` environment variables.
 
 This package imports nothing from the project. Every environment variable the service reads is
-read here, so ``Settings`` is the whole list of knobs.
+read here (gunicorn's too: ``config/gunicorn.conf.py`` calls ``load``), so ``Settings`` is the
+whole list of knobs.
 """
 
 from __future__ import annotations

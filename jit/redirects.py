@@ -1,4 +1,8 @@
-"""Where a browser may be sent after sign-in: never an open redirect (SAML-NOTES.md §7)."""
+"""Where a browser may be sent after sign-in: never an open redirect.
+
+The next path and the RelayState come from the browser (anyone can post a RelayState with a
+valid assertion), so only a path on this site, or an https URL of an allowed host, is followed.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SAML service provider: pysaml2 plus the checks it does not make (SAML-NOTES.md).
+"""The SAML service provider: pysaml2 plus the checks it does not make itself.
 
 Built once per app. ``validate`` takes the raw ``SAMLResponse`` form value and either returns
 a ``ValidAssertion`` or raises ``SamlRejectedError`` with a stable reason code. Order matters:

@@ -3,7 +3,8 @@
 Pure functions on plain dicts, checked against ``app.catalog``, so the service can run the same
 engine for users and groups. Group ``members`` never go through ``apply_patch``: they are split
 off as deltas (``split_member_operations``) so a one-member change never loads the whole group.
-Okta and Entra ID quirks (see /work/shared/IDP-NOTES.md) are accepted as they come.
+What Okta and Entra ID actually send is accepted as it comes (capitalised ops, path-less
+replaces with dotted keys, "True" strings, a manager as a bare id, ...; each marked where handled).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 A cursor is the ``seq`` of the last event on the page, opaque to clients: the next page is
 "older than that", so events written meanwhile (always newer) never shift or repeat a page.
-Each filter is an indexed column; ``(column, seq)`` indexes let the database walk a filter in
-``seq`` order and stop after one page.
+The usual filters are indexed: ``(column, seq)`` indexes on action, actor id, target id and
+outcome let the database walk one in ``seq`` order and stop after one page; a target name is
+looked up in the expression index on ``lower(target_label)`` (see ``_label_is``). The free text
+(``q``) and the other filters read the log newest first until a page is full.
 """
 
 from __future__ import annotations

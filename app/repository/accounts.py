@@ -1,4 +1,4 @@
-"""Write-side repositories: users, groups and memberships, read and changed in a unit of work."""
+"""Repositories of users, groups and memberships: changed in a unit of work, read on any session."""
 
 from __future__ import annotations
 
