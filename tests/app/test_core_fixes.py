@@ -49,6 +49,12 @@ from jit.redirects import safe_next
 ACTOR = Actor("test", "t", "test")
 
 
+def _create_users(db: Database, *user_names: str) -> None:
+    for user_name in user_names:
+        with UnitOfWork(db) as uow:
+            services.create_user(uow, {"userName": user_name}, actor=ACTOR)
+
+
 def _labels(db: Database, f: AuditFilter) -> set[str | None]:
     with db.read_session() as session:
         return {e.target_label for e in list_events(session, f, limit=100).events}
@@ -64,20 +70,14 @@ def _labels(db: Database, f: AuditFilter) -> set[str | None]:
     ("STRAUẞ", "strauß"),
 ])
 def test_audit_target_filter_folds_non_ascii_names(db: Database, stored: str, asked: str) -> None:
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": stored}, actor=ACTOR)
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": "someone-else"}, actor=ACTOR)
+    _create_users(db, stored, "someone-else")
     assert _labels(db, AuditFilter(target=asked)) == {stored}
 
 
 @pytest.mark.parametrize(("stored", "asked"),
                          [("Äda Lovelace", "äDA"), ("Johann Strauß", "STRAUß")])
 def test_audit_text_filter_folds_non_ascii_names(db: Database, stored: str, asked: str) -> None:
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": stored}, actor=ACTOR)
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": "someone-else"}, actor=ACTOR)
+    _create_users(db, stored, "someone-else")
     assert _labels(db, AuditFilter(text=asked)) == {stored}
 
 
@@ -148,18 +148,14 @@ def _plan(db: Database, f: AuditFilter) -> str:
 
 @pytest.mark.parametrize("target", ["ada@example.com", "Strauß", "ÄDA"])
 def test_audit_target_filter_uses_the_label_index(db: Database, target: str) -> None:
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": "ada@example.com"}, actor=ACTOR)
+    _create_users(db, "ada@example.com")
     plan = _plan(db, AuditFilter(target=target))
     assert "ix_audit_events_target_label_lower" in plan, plan
     assert "ix_audit_events_target_seq" in plan, plan  # the id half of the OR
 
 
 def test_audit_text_filter_escapes_like_wildcards(db: Database) -> None:
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": "a_b%c"}, actor=ACTOR)
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": "axbyc"}, actor=ACTOR)
+    _create_users(db, "a_b%c", "axbyc")
     assert _labels(db, AuditFilter(text="_B%")) == {"a_b%c"}
 
 
@@ -262,8 +258,7 @@ def test_read_commands_run_while_another_connection_holds_the_write_lock(
         runner: CliRunner, db: Database, command: list[str]) -> None:
     if db.dialect != "sqlite":
         pytest.skip("PostgreSQL readers never wait for writers")
-    with UnitOfWork(db) as uow:
-        services.create_user(uow, {"userName": "ada@example.com"}, actor=ACTOR)
+    _create_users(db, "ada@example.com")
     with UnitOfWork(db) as uow:
         services.create_token(uow, "okta", ("scim",), actor=ACTOR)
     path = db.engine.url.database
