@@ -8,7 +8,6 @@ login-link`` (for the first admin, or when SSO is broken).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from app.audit.events import Actor
 from app.audit.events import AuditAction
 from app.db import Database
 from app.db import utcnow
+from app.digest import sha256_hex
 from app.models import AdminLoginLink
 from app.models import Group
 from app.models import Membership
@@ -33,16 +33,12 @@ LINK_TTL = timedelta(minutes=10)
 LINK_SESSION_SECONDS = 8 * 3600
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_login_link(uow: UnitOfWork, label: str, *, actor: Actor,
                       ttl: timedelta = LINK_TTL) -> tuple[AdminLoginLink, str]:
     """Create a one-time link secret (returned once, stored hashed)."""
     secret = secrets.token_urlsafe(32)
     now = utcnow()
-    row = AdminLoginLink(secret_hash=_hash(secret), label=label[:256], created_at=now,
+    row = AdminLoginLink(secret_hash=sha256_hex(secret), label=label[:256], created_at=now,
                          expires_at=now + ttl)
     uow.session.add(row)
     uow.session.flush()
@@ -59,7 +55,7 @@ def use_login_link(uow: UnitOfWork, secret: str) -> AdminLoginLink | None:
         return None
     now = utcnow()
     row = uow.session.execute(
-        select(AdminLoginLink).where(AdminLoginLink.secret_hash == _hash(secret))
+        select(AdminLoginLink).where(AdminLoginLink.secret_hash == sha256_hex(secret))
     ).scalar_one_or_none()
     if row is None or row.expires_at < now:
         return None

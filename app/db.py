@@ -8,6 +8,7 @@ when both upgrade a read lock (the audit chain reads its head, then appends).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC
 from datetime import datetime
@@ -73,6 +74,50 @@ def _casefold_default(element: Any, compiler: Any, **kw: Any) -> str:
 @compiles(casefold, "sqlite")
 def _casefold_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"fd_casefold({compiler.process(element.clauses, **kw)})"
+
+
+# str.casefold maps each character on its own, to one to three characters; no character from
+# U+1F000 on changes (the last cased script, Adlam, ends at U+1E94B).
+_CASED_BELOW = 0x1F000
+MAX_LOWER_KEYS = 256
+
+
+@functools.cache
+def _unfoldings() -> dict[str, tuple[str, ...]]:
+    """Return each casefolded piece -> the other characters that casefold to it, leaving out
+    ASCII capitals (SQLite's ``lower()`` folds those itself)."""
+    pieces: dict[str, list[str]] = {}
+    for code in range(_CASED_BELOW):
+        char = chr(code)
+        folded = char.casefold()
+        if folded != char and not "A" <= char <= "Z":
+            pieces.setdefault(folded, []).append(char)
+    return {piece: tuple(chars) for piece, chars in pieces.items()}
+
+
+def sqlite_lower_keys(value: str, limit: int = MAX_LOWER_KEYS) -> list[str] | None:
+    """Return what SQLite's ``lower()`` (ASCII letters only) makes of every text whose
+    ``casefold`` is ``value``'s, or None when there are more than ``limit``.
+
+    ``lower(column) IN (keys)`` then finds exactly the rows ``casefold(column) =
+    casefold(value)`` finds, through an index on ``lower(column)`` instead of calling Python
+    on every row. ``Strauß`` gives ``strauss``, ``strauß``, ``strauẞ`` and the spellings with a
+    long s (``ſ``) or an ``ﬆ`` ligature; a name without s, k or f mostly gives one key.
+    """
+    folded = value.casefold()
+    unfold = _unfoldings()
+    # keys[i]: the keys of every text that casefolds to folded[:i].
+    keys: list[set[str]] = [{""}] + [set() for _ in folded]
+    for end in range(1, len(folded) + 1):
+        for start in range(max(0, end - 3), end):
+            piece = folded[start:end]
+            chars = unfold.get(piece, ())
+            if end - start == 1:
+                chars = (piece, *chars)  # a casefolded character folds to itself
+            keys[end].update(prefix + char for prefix in keys[start] for char in chars)
+        if len(keys[end]) > limit:
+            return None
+    return sorted(keys[-1])
 
 
 class json_rows(GenericFunction[Any]):  # noqa: N801 - a SQL function, named like one

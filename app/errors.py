@@ -34,10 +34,3 @@ class InvalidFilterError(DomainError):
 class PreconditionFailedError(DomainError):
     """The caller's If-Match version is not the current one."""
 
-
-class MutabilityError(DomainError):
-    """The change touches an attribute that may not be changed that way."""
-
-
-class ForbiddenError(DomainError):
-    """The caller is authenticated but not allowed to do this."""

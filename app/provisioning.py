@@ -2,7 +2,9 @@
 
 One login is one transaction: the assertion ID is consumed (replay cache), the AuthnRequest is
 consumed, the user is found or created, mapped attributes and IdP-managed groups are updated,
-and every outcome is audited — or, on refusal, only the refusal is written.
+and every outcome is audited — or, on refusal, only the refusal is written. Users, groups and
+memberships change through ``app.services``, as SCIM's changes do; the login itself writes only
+what is its own: the identity link, the last login time and the login's audit event.
 
 Identity is (IdP entity id, NameID). A first login links to an existing user with the same
 userName only when that user has no link to another IdP (that is how SCIM-pushed users get their
@@ -23,7 +25,6 @@ from app.audit.events import Actor
 from app.audit.events import AuditAction
 from app.db import utcnow
 from app.errors import DomainError
-from app.models import Group
 from app.models import User
 from app.repository.common import fold
 from app.saml_store import RequestProblemError
@@ -50,7 +51,6 @@ class JitPolicy:
     groups_mode: GroupsMode = "sync"
     create_unknown_groups: bool = False
     default_groups: tuple[str, ...] = ()
-    update_on_login: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,55 +124,43 @@ def _find_or_link(uow: UnitOfWork, claims: LoginClaims) -> User | None:
 
 
 def _group_ids(uow: UnitOfWork, names: tuple[str, ...], policy: JitPolicy,
-               actor: Actor) -> dict[str, str]:
-    """Return {group id: displayName} for claimed names, creating unknown ones if allowed."""
+               actor: Actor) -> set[str]:
+    """Return the ids of the claimed groups, creating unknown ones if allowed."""
     if not names:
-        return {}
-    keys = {fold(n): n for n in names}
-    found = {g.display_name_key: g for g in uow.groups.find_by_display_names(names)}
-    result = {g.id: g.display_name for g in found.values()}
+        return set()
+    found = {g.display_name_key: g.id for g in uow.groups.find_by_display_names(names)}
     if policy.create_unknown_groups:
-        for key, name in keys.items():
+        for key, name in {fold(n): n for n in names}.items():
             if key not in found:
-                group = Group(source="jit", version=1, display_name=name, display_name_key=key,
-                              doc={"displayName": name})
-                group.created_at = group.updated_at = utcnow()
-                uow.groups.add(group)
-                uow.audit.record(AuditAction.GROUP_CREATE, actor=actor, target_kind="group",
-                                 target_id=group.id, target_label=name,
-                                 changes={"displayName": [None, name]})
-                result[group.id] = name
-    return result
+                group = services.create_group(uow, {"displayName": name}, (), actor=actor,
+                                              source="jit", commit=False)
+                found[key] = group.id
+    return set(found.values())
 
 
 def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPolicy,
                  actor: Actor, extra: tuple[str, ...] = ()) -> None:
-    """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed."""
+    """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed.
+
+    Through ``services.update_group``, as SCIM changes members: each group's row is locked,
+    its version bumped and one event recorded per member added or removed. The groups are
+    taken in the order of their ids, so that two logins never wait for each other in a circle.
+    """
     if policy.groups_mode == "off" and not extra:
         return
     claimed = claims.groups or ()
     names = tuple(dict.fromkeys((claimed if policy.groups_mode != "off" else ()) + extra))
     wanted = _group_ids(uow, names, policy, actor)
-    touched: list[str] = []
-    for group_id, name in wanted.items():
-        added = uow.groups.add_members(group_id, {user.id: "User"}, actor.label,
-                                       idp_entity_id=claims.idp_entity_id)
-        if added:
-            touched.append(group_id)
-            uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
-                             target_id=group_id, target_label=name,
-                             changes={"member": [None, user.id]})
+    unwanted: set[str] = set()
     # A missing group claim is not "member of nothing": sync only acts on a claim that is there.
     if policy.groups_mode == "sync" and claims.groups is not None:
         managed = uow.groups.managed_by_idp(user.id, claims.idp_entity_id)
-        for group_id, name in managed:
-            if group_id not in wanted:
-                uow.groups.remove_members(group_id, [user.id])
-                touched.append(group_id)
-                uow.audit.record(AuditAction.GROUP_MEMBER_REMOVE, actor=actor,
-                                 target_kind="group", target_id=group_id, target_label=name,
-                                 changes={"member": [user.id, None]})
-    services.touch(uow, touched)
+        unwanted = {group_id for group_id, _ in managed} - wanted
+    add = services.MemberDelta("add", (user.id,), idp_entity_id=claims.idp_entity_id)
+    remove = services.MemberDelta("remove", (user.id,))
+    for group_id in sorted(wanted | unwanted):
+        services.update_group(uow, group_id, None, [add if group_id in wanted else remove],
+                              actor=actor, commit=False)
 
 
 def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
@@ -210,7 +198,7 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
             raise LoginDeniedError("inactive", "this account is deactivated")
         if claims.idp_entity_id not in uow.users.linked_idps(user.id):
             uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
-        if policy.update_on_login and claims.attributes:
+        if claims.attributes:
             # The identity key (userName) is never rewritten from an assertion.
             fragment = {k: v for k, v in claims.attributes.items() if k != "userName"}
             old = dict(user.doc)

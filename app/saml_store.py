@@ -3,7 +3,6 @@ assertion replay cache. pysaml2 keeps neither (its caches are per process)."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from datetime import timedelta
 
@@ -16,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.db import utcnow
+from app.digest import sha256_hex
 from app.models import SamlRequest
 from app.models import SeenAssertion
 
 
 def browser_hash(binding: str) -> str:
     """Hash the random value a browser's session holds; only the hash is stored."""
-    return hashlib.sha256(binding.encode()).hexdigest()
+    return sha256_hex(binding)
 
 
 def remember_request(db: Database, request_id: str, binding: str, idp_entity_id: str,

@@ -1,5 +1,10 @@
-"""The only write path. Every change to users, groups, memberships and tokens happens here,
-inside a unit of work, with its audit events, and commits once.
+"""The write path of users, groups, memberships and tokens: every change to them happens here
+(a SAML login's too, which ``app.provisioning`` hands over), inside a unit of work, with its
+audit events, and commits once.
+
+The core's other writes each belong to one module: admin login links (``app.admins``), a
+login's identity link, last login and replay cache (``app.provisioning``, ``app.saml_store``), a
+token's last use (``app.tokens``), pruning the audit log (``app.audit.prune``).
 
 Documents are SCIM-shaped dicts with canonical attribute names (see ``app.catalog``); the
 doors (SCIM, SAML, admin, CLI) validate their input and hand over documents. A write that
@@ -25,7 +30,6 @@ from app.errors import PreconditionFailedError
 from app.models import ApiToken
 from app.models import Group
 from app.models import User
-from app.repository.accounts import touch_groups
 from app.repository.common import fold
 from app.uow import UnitOfWork
 
@@ -209,11 +213,16 @@ def delete_user(uow: UnitOfWork, user_id: str, *, actor: Actor,
 
 @dataclass(frozen=True)
 class MemberDelta:
-    """One membership change: add ids, remove ids (or all), or make the set exactly ``ids``."""
+    """One membership change: add ids, remove ids (or all), or make the set exactly ``ids``.
+
+    ``idp_entity_id`` marks the memberships it adds as made by that IdP's group claim (JIT), so
+    that a later claim without the group may remove them; SCIM's are None.
+    """
 
     action: Literal["add", "remove", "replace"]
     ids: tuple[str, ...] = ()
     remove_all: bool = False
+    idp_entity_id: str | None = None
 
 
 def _apply_group_doc(group: Group, doc: Document) -> None:
@@ -238,8 +247,8 @@ def _resolve_members(uow: UnitOfWork, group: Group, ids: tuple[str, ...]) -> dic
     return types
 
 
-def _add_members(uow: UnitOfWork, group: Group, members: dict[str, str], granted_by: str | None
-                 ) -> list[str]:
+def _add_members(uow: UnitOfWork, group: Group, members: dict[str, str], granted_by: str | None,
+                 idp_entity_id: str | None) -> list[str]:
     """Insert the memberships; the new members' rows stay locked against deletion until commit.
 
     A member deleted by another transaction between the check and the insert would otherwise
@@ -247,7 +256,7 @@ def _add_members(uow: UnitOfWork, group: Group, members: dict[str, str], granted
     locked, after the group: a delete locks the member first and then the groups it was already
     in, so the two never wait for each other in a circle.
     """
-    added = uow.groups.add_members(group.id, members, granted_by)
+    added = uow.groups.add_members(group.id, members, granted_by, idp_entity_id=idp_entity_id)
     if added:
         still_there = uow.groups.lock_members({i: members[i] for i in added})
         gone = [i for i in added if i not in still_there]
@@ -266,14 +275,14 @@ def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], act
         removed: list[str] = []
         if delta.action == "add":
             added = _add_members(uow, group, _resolve_members(uow, group, delta.ids),
-                                 granted_by)
+                                 granted_by, delta.idp_entity_id)
         elif delta.action == "remove":
             removed = (uow.groups.remove_all_members(group.id) if delta.remove_all
                        else uow.groups.remove_members(group.id, delta.ids))
         else:
             members = _resolve_members(uow, group, delta.ids)
             removed = uow.groups.remove_all_members(group.id, keep=list(members))
-            added = _add_members(uow, group, members, granted_by)
+            added = _add_members(uow, group, members, granted_by, delta.idp_entity_id)
         for member_id in added:
             uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
                              target_id=group.id, target_label=group.display_name,
@@ -287,8 +296,11 @@ def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], act
 
 
 def create_group(uow: UnitOfWork, doc: Document, member_ids: tuple[str, ...], *,
-                 actor: Actor, source: str = "scim") -> Group:
-    """Create a group with its initial members; a taken displayName raises ``ConflictError``."""
+                 actor: Actor, source: str = "scim", commit: bool = True) -> Group:
+    """Create a group with its initial members; a taken displayName raises ``ConflictError``.
+
+    ``commit=False`` leaves the transaction open for a caller that does more (a JIT login).
+    """
     group = Group(source=source, version=1)
     _apply_group_doc(group, doc)
     group.created_at = group.updated_at = utcnow()
@@ -298,7 +310,8 @@ def create_group(uow: UnitOfWork, doc: Document, member_ids: tuple[str, ...], *,
                      changes=diff({}, group.doc))
     if member_ids:
         _apply_members(uow, group, [MemberDelta("add", member_ids)], actor)
-    uow.commit()
+    if commit:
+        uow.commit()
     return group
 
 
@@ -310,10 +323,12 @@ def update_group(
     *,
     actor: Actor,
     expected_version: int | None = None,
+    commit: bool = True,
 ) -> Group:
     """Change a group's attributes and/or members, in one transaction, under a row lock.
 
     Members are never read: deltas become INSERT/DELETE statements on ``memberships``.
+    ``commit=False`` leaves the transaction open for a caller that does more (a JIT login).
     """
     group = uow.groups.get(group_id, lock=True)
     _check_version(group.version, expected_version)
@@ -335,7 +350,8 @@ def update_group(
         group.version += 1
         group.updated_at = utcnow()
         uow.groups.save(group)
-        uow.commit()
+        if commit:
+            uow.commit()
     return group
 
 
@@ -350,11 +366,6 @@ def delete_group(uow: UnitOfWork, group_id: str, *, actor: Actor,
     uow.audit.record(AuditAction.GROUP_DELETE, actor=actor, target_kind="group",
                      target_id=group_id, target_label=label, changes={"displayName": [label, None]})
     uow.commit()
-
-
-def touch(uow: UnitOfWork, group_ids: list[str]) -> None:
-    """Mark groups as changed (version and lastModified) without touching their members."""
-    touch_groups(uow.session, group_ids)
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -391,8 +402,3 @@ def revoke_token(uow: UnitOfWork, name: str, *, actor: Actor) -> ApiToken:
                          target_id=row.id, target_label=row.name)
         uow.commit()
     return row
-
-
-# Re-exported for the doors, which never import the catalogue's internals piecemeal.
-USER_KIND = catalog.USER_KIND
-GROUP_KIND = catalog.GROUP_KIND

@@ -7,7 +7,6 @@ reveals a usable token.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -19,16 +18,16 @@ from sqlalchemy import Connection
 from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.db import utcnow
-from app.errors import ConflictError
+from app.digest import sha256_hex
 from app.errors import InvalidInputError
 from app.errors import NotFoundError
 from app.models import ApiToken
 from app.models import User
+from app.repository.common import flush_unique
 
 # scim: the IdP's provisioning; audit:read: the audit API; access: act as the token's user on
 # access requests (a personal token); access:read: read anyone's memberships, requests, grants.
@@ -38,10 +37,6 @@ TOKEN_RE = re.compile(r"^fd_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,200})$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,127}$")
 # Recording every use would turn every read into a write; once a minute is enough to audit.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,14 +71,10 @@ class TokenRepository:
                                     "token belongs to (--user)")
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        row = ApiToken(name=name, prefix=prefix, secret_hash=_hash(secret),
+        row = ApiToken(name=name, prefix=prefix, secret_hash=sha256_hex(secret),
                        scopes=" ".join(sorted(set(scopes))), user_id=user_id)
         self.session.add(row)
-        try:
-            with self.session.begin_nested():
-                self.session.flush()
-        except IntegrityError:
-            raise ConflictError(f"a token named '{name}' already exists") from None
+        flush_unique(self.session, f"a token named '{name}' already exists")
         return row, f"fd_{prefix}_{secret}"
 
     def list(self) -> list[ApiToken]:
@@ -119,7 +110,7 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None,
     else:
         with db.engine.connect() as conn:
             row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
-    if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+    if row is None or not hmac.compare_digest(row.secret_hash, sha256_hex(secret)):
         return None
     if row.revoked_at is not None or (row.user_id is not None and not row.user_active):
         return None

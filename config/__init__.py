@@ -1,13 +1,15 @@
 """Typed settings, read once: defaults < a TOML file < ``FRONTDESK_*`` environment variables.
 
 This package imports nothing from the project. Every environment variable the service reads is
-read here, so ``Settings`` is the whole list of knobs.
+read here (gunicorn's too: ``config/gunicorn.conf.py`` calls ``load``), so ``Settings`` is the
+whole list of knobs.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +32,10 @@ class Settings:
 
     instance_path: str = "instance"
     database_url: str = ""  # empty: SQLite file in the instance folder
+    # gunicorn (config/gunicorn.conf.py reads these through load())
     bind: str = "127.0.0.1:8000"
+    workers: int = 0  # 0: min(4, 2 x CPU cores)
+    threads: int = 1
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # empty: generated once into the instance folder
     log_level: str = "INFO"
@@ -125,22 +130,57 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
-    """Return settings with a secret key: the given one, or one generated once on disk."""
+    """Return settings with a secret key: the given one, or one generated once on disk.
+
+    Workers starting at once agree on one key: each that finds no file publishes its own with
+    ``publish_new_file``, which only the first succeeds at, and all then read the file, which
+    is never seen empty or half-written.
+    """
     if settings.secret_key:
         return settings
     folder = Path(settings.instance_path)
     folder.mkdir(parents=True, exist_ok=True)
     key_file = folder / "secret_key"
     if not key_file.exists():
-        # O_EXCL: two workers starting at once must agree on one key.
-        try:
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
+        publish_new_file(key_file, secrets.token_urlsafe(48))
     key = key_file.read_text().strip()
     if not key:
         raise SettingsError(f"{key_file} is empty; delete it or set {PREFIX}SECRET_KEY")
     return replace(settings, secret_key=key)
+
+
+def publish_new_file(path: Path, text: str) -> bool:
+    """Create ``path`` (mode 0600) holding ``text`` unless it exists; return whether we did.
+
+    The text is written to a temporary file in the same folder and flushed to disk, then
+    hard-linked to ``path``: the link appears with its whole content or not at all, and fails
+    when ``path`` exists, so of concurrent callers exactly one wins and the others keep its file.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:  # mkstemp creates it 0600
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        _fsync_folder(path.parent)
+        return True
+    finally:
+        os.unlink(temporary)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a new name in ``folder`` survive a crash (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,19 +1,24 @@
-"""gunicorn settings for Frontdesk; every value can be overridden on the command line.
+"""gunicorn settings for Frontdesk, from the same typed settings as the app (``config.load()``:
+``FRONTDESK_BIND``, ``FRONTDESK_WORKERS``, ``FRONTDESK_THREADS``, ``FRONTDESK_LOG_LEVEL`` or
+the TOML file); every value can be overridden on the command line.
 
 Installed or in a checkout: ``gunicorn -c python:config.gunicorn_conf``. (A module name, not
 ``gunicorn.conf.py``, so that an installed wheel can name it.)
 """
 
 import multiprocessing
-import os
 
-bind = os.environ.get("FRONTDESK_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("FRONTDESK_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
-threads = int(os.environ.get("FRONTDESK_THREADS", "1"))
+# Not "import config": gunicorn would take a module-level name "config" for its own setting.
+from config import load as _load
+
+_settings = _load()
+bind = _settings.bind
+workers = _settings.workers or min(4, multiprocessing.cpu_count() * 2)
+threads = _settings.threads
 wsgi_app = "app.web.wsgi:application"
 accesslog = None  # the app writes its own JSON request log with a request id
 errorlog = "-"
-loglevel = os.environ.get("FRONTDESK_LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 timeout = 30
 graceful_timeout = 10
 # gunicorn 27 opens a control socket under ~/.gunicorn by default; a server needs none.

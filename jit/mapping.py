@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.text import has_control
+
 # Target fields: "email", "givenName", "familyName", "displayName", "externalId",
 # "groups", plus the enterprise attributes "department", "employeeNumber", "title".
 _XMLSOAP = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
@@ -81,17 +83,11 @@ def resolve_map(preset: str, overrides: Mapping[str, str] | None = None) -> dict
     return {k.casefold(): v for k, v in merged.items()}
 
 
-def _is_control(char: str) -> bool:
-    """C0 controls, DEL and the C1 controls (U+0080-U+009F; ESC-like CSI is U+009B)."""
-    code = ord(char)
-    return code < 32 or 127 <= code <= 159
-
-
 def _clean(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     text: str = value.strip()
-    if not text or len(text) > MAX_VALUE or any(_is_control(c) for c in text):
+    if not text or len(text) > MAX_VALUE or has_control(text):
         return None
     return text
 

@@ -1,9 +1,15 @@
-"""Where a browser may be sent after sign-in: never an open redirect (SAML-NOTES.md §7)."""
+"""Where a browser may be sent after sign-in: never an open redirect.
+
+The next path and the RelayState come from the browser (anyone can post a RelayState with a
+valid assertion), so only a path on this site, or an https URL of an allowed host, is followed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from urllib.parse import urlsplit
+
+from app.text import has_control
 
 MAX_LENGTH = 2048
 
@@ -16,7 +22,7 @@ def safe_next(value: str | None, allowed_hosts: Collection[str] = ()) -> str | N
     """
     if not value or len(value) > MAX_LENGTH:
         return None
-    if any(ord(c) < 33 or 127 <= ord(c) <= 159 for c in value) or "\\" in value:
+    if has_control(value) or any(c.isspace() for c in value) or "\\" in value:
         return None
     parts = urlsplit(value)
     if value.startswith("/") and not value.startswith("//"):

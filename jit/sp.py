@@ -1,4 +1,4 @@
-"""The SAML service provider: pysaml2 plus the checks it does not make (SAML-NOTES.md).
+"""The SAML service provider: pysaml2 plus the checks it does not make itself.
 
 Built once per app. ``validate`` takes the raw ``SAMLResponse`` form value and either returns
 a ``ValidAssertion`` or raises ``SamlRejectedError`` with a stable reason code. Order matters:
@@ -52,6 +52,7 @@ from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
 import config
+from app.text import has_control
 from jit.keys import ensure_keypair
 
 log = logging.getLogger("frontdesk.saml")
@@ -121,11 +122,6 @@ class _CachedXmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
     @cached_property
     def version(self) -> str:
         return str(super().version)
-
-
-def _printable(text: str) -> bool:
-    """Return whether ``text`` has no control characters (C0, DEL, C1)."""
-    return not any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in text)
 
 
 def _text(element: Element | None) -> str:
@@ -370,7 +366,7 @@ class ServiceProvider:
         if not name_id or name_id != whole_name_id:
             raise SamlRejectedError("name_id", "the NameID is empty or was tampered with",
                                     issuer=issuer)
-        if len(name_id) > MAX_NAME_ID or not _printable(name_id):
+        if len(name_id) > MAX_NAME_ID or has_control(name_id):
             raise SamlRejectedError("name_id", "the NameID is not acceptable", issuer=issuer)
         audiences = [
             a.text.strip()
@@ -461,7 +457,7 @@ def _authn_context(assertion: Any, attributes: dict[str, list[str]]
     contexts: list[str] = []
     for value in (v.strip() for v in found):
         if value and value not in contexts and len(value) <= MAX_CONTEXT_LENGTH \
-                and _printable(value):
+                and not has_control(value):
             contexts.append(value)
     return tuple(contexts[:MAX_CONTEXTS]), min(instants) if instants else None
 

@@ -5,7 +5,7 @@ engine for users and groups. A path's filter (``emails[type eq "work"]``) is rea
 of ``?filter=`` (``scim.filters``) into the same criteria, and evaluated against the elements of
 the resource being patched by ``scim.match``. Group ``members`` never go through ``apply_patch``:
 they are split off as deltas (``split_member_operations``) so a one-member change never loads the
-whole group. Okta and Entra ID quirks (see /work/shared/IDP-NOTES.md) are accepted as they come,
+whole group. Okta and Entra ID quirks are accepted as they come,
 through ``scim.quirks``.
 """
 

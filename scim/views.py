@@ -28,6 +28,7 @@ from app.repository.accounts import GroupRepository
 from app.repository.accounts import UserRepository
 from app.repository.search import query_groups
 from app.repository.search import query_users
+from app.text import has_nul
 from app.uow import UnitOfWork
 from app.uow import run
 from app.web.callers import bearer
@@ -86,8 +87,8 @@ def authenticate() -> None:
 @bp.before_request
 def refuse_nul() -> None:
     """A NUL in the path or the query can match nothing that is stored; say so (400)."""
-    if "\x00" in request.path or any("\x00" in k or "\x00" in v
-                                      for k, v in request.args.items(multi=True)):
+    if has_nul(request.path) or any(has_nul(k) or has_nul(v)
+                                    for k, v in request.args.items(multi=True)):
         raise InvalidValue("the URL may not contain NUL (%00) characters")
 
 
@@ -123,7 +124,7 @@ def _has_nul(value: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if has_nul(item):
                 return True
         elif isinstance(item, list):
             stack.extend(item)

@@ -35,6 +35,7 @@ from app.models import Grant
 from app.models import Group
 from app.models import User
 from app.outbox import enqueue
+from app.text import is_control
 from app.uow import UnitOfWork
 
 MAX_REASON = 1000
@@ -138,7 +139,7 @@ def _text(value: str | None, limit: int, name: str) -> str | None:
     if len(value) > limit:
         raise AccessInvalidError(f"{name}_too_long", f"the {name} is longer than {limit} "
                                  "characters")
-    if any(ord(c) < 32 and c not in "\t\n" for c in value):
+    if any(is_control(c) and c not in "\t\n" for c in value):  # a reason may have lines
         raise AccessInvalidError(f"invalid_{name}", f"the {name} has control characters")
     return value or None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -31,8 +30,6 @@ from app.db import utcnow
 from app.models import AuditAnchor
 from app.models import AuditEvent
 from app.models import AuditHead
-
-GENESIS_HASH = "0" * 64
 
 
 @dataclass
@@ -201,14 +198,6 @@ def verify_chain(session: Session, batch: int = 5000) -> VerifyResult:
         return VerifyResult(False, checked, head.seq,
                             f"the chain ends at event #{last_seq} but its head says #{head.seq}")
     return VerifyResult(True, checked)
-
-
-def recent(session: Session, limit: int = 20) -> Iterator[AuditEvent]:
-    """Yield the newest ``limit`` events, newest first."""
-    rows = session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
-    ).scalars()
-    yield from rows
 
 
 def guard_append_only(session_factory: Any) -> None:

@@ -46,14 +46,12 @@ class AuditAction(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acted: a SCIM token, an IdP, an admin, the CLI or the system itself."""
+    """Who acted: an API token, an IdP, an admin, the CLI, or ``anonymous`` (someone whose
+    sign-in was refused before we knew who they were)."""
 
     kind: str
     id: str | None = None
     label: str | None = None
-
-
-SYSTEM = Actor("system", None, "system")
 
 
 @dataclass(frozen=True)

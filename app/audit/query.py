@@ -2,8 +2,10 @@
 
 A cursor is the ``seq`` of the last event on the page, opaque to clients: the next page is
 "older than that", so events written meanwhile (always newer) never shift or repeat a page.
-Each filter is an indexed column; ``(column, seq)`` indexes let the database walk a filter in
-``seq`` order and stop after one page.
+The usual filters are indexed: ``(column, seq)`` indexes on action, actor id, target id and
+outcome let the database walk one in ``seq`` order and stop after one page; a target name is
+looked up in the expression index on ``lower(target_label)`` (see ``_label_is``). The free text
+(``q``) and the other filters read the log newest first until a page is full.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import casefold
+from app.db import sqlite_lower_keys
 from app.errors import InvalidInputError
 from app.models import AuditEvent
+from app.repository.common import contains_text
+from app.repository.common import keyset_page
+from app.repository.common import like_escape
 
 MAX_PAGE = 500
 
@@ -67,11 +74,22 @@ def decode_cursor(cursor: str) -> int:
         raise InvalidInputError("the cursor is not valid; start from the first page") from None
 
 
-def _like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _label_is(value: str, dialect: str) -> ColumnElement[bool]:
+    """``target_label`` is ``value``, case-insensitively, through the expression index
+    ``ix_audit_events_target_label_lower`` on ``lower(target_label)``.
+
+    ``casefold`` is ``lower()`` on PostgreSQL, so the index serves it as it stands. SQLite's
+    ``lower()`` only folds ASCII: there the label's ``lower()`` is looked up among the keys of
+    every spelling that casefolds like ``value`` (``app.db.sqlite_lower_keys``), and only a value
+    with too many spellings makes SQLite fold every label in Python.
+    """
+    keys = sqlite_lower_keys(value) if dialect == "sqlite" else None
+    if keys is not None:
+        return func.lower(AuditEvent.target_label).in_(keys)
+    return casefold(AuditEvent.target_label) == casefold(value)
 
 
-def _conditions(f: AuditFilter) -> list[ColumnElement[bool]]:
+def _conditions(f: AuditFilter, dialect: str) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if f.actor_kind:
         conds.append(AuditEvent.actor_kind == f.actor_kind)
@@ -80,7 +98,7 @@ def _conditions(f: AuditFilter) -> list[ColumnElement[bool]]:
     if f.action:
         if f.action.endswith(("*", ":")):
             prefix = f.action.rstrip("*")
-            conds.append(AuditEvent.action.like(_like(prefix) + "%", escape="\\"))
+            conds.append(AuditEvent.action.like(like_escape(prefix) + "%", escape="\\"))
         else:
             conds.append(AuditEvent.action == f.action)
     if f.target_kind:
@@ -88,8 +106,7 @@ def _conditions(f: AuditFilter) -> list[ColumnElement[bool]]:
     if f.target_id:
         conds.append(AuditEvent.target_id == f.target_id)
     if f.target:
-        conds.append(or_(AuditEvent.target_id == f.target,
-                         func.lower(AuditEvent.target_label) == f.target.lower()))
+        conds.append(or_(AuditEvent.target_id == f.target, _label_is(f.target, dialect)))
     if f.outcome:
         conds.append(AuditEvent.outcome == f.outcome)
     if f.reason:
@@ -101,10 +118,13 @@ def _conditions(f: AuditFilter) -> list[ColumnElement[bool]]:
     if f.until:
         conds.append(AuditEvent.occurred_at < f.until)
     if f.text:
-        pattern = "%" + _like(f.text.lower()) + "%"
-        conds.append(or_(func.lower(AuditEvent.actor_label).like(pattern, escape="\\"),
-                         func.lower(AuditEvent.target_label).like(pattern, escape="\\")))
+        conds.append(or_(contains_text(AuditEvent.actor_label, f.text),
+                         contains_text(AuditEvent.target_label, f.text)))
     return conds
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass(frozen=True)
@@ -118,16 +138,12 @@ class AuditPage:
 def list_events(session: Session, f: AuditFilter, *, cursor: str | None = None,
                 limit: int = 50) -> AuditPage:
     """Return one page of events matching ``f``, newest first."""
-    limit = max(1, min(limit, MAX_PAGE))
-    conds = _conditions(f)
-    if cursor:
-        conds.append(AuditEvent.seq < decode_cursor(cursor))
-    rows = list(session.execute(
-        select(AuditEvent).where(*conds).order_by(AuditEvent.seq.desc()).limit(limit + 1)
-    ).scalars())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return AuditPage(rows, encode_cursor(rows[-1].seq) if more and rows else None)
+    stmt = select(AuditEvent).where(*_conditions(f, _dialect(session)))
+    rows, last = keyset_page(session, stmt, AuditEvent.seq,
+                             decode_cursor(cursor) if cursor else None,
+                             max(1, min(limit, MAX_PAGE)), lambda row: row[0].seq,
+                             descending=True)
+    return AuditPage([row[0] for row in rows], encode_cursor(last) if last is not None else None)
 
 
 def get_event(session: Session, event_id: str) -> AuditEvent | None:
@@ -142,7 +158,7 @@ def get_event(session: Session, event_id: str) -> AuditEvent | None:
 def stream_events(session: Session, f: AuditFilter, *, batch: int = 2000,
                   after_seq: int = 0) -> Iterator[AuditEvent]:
     """Yield every matching event oldest first, in batches: constant memory for any size."""
-    conds = _conditions(f)
+    conds = _conditions(f, _dialect(session))
     last = after_seq
     while True:
         rows = list(session.execute(

@@ -1,7 +1,9 @@
 """The ``frontdesk`` command: tokens, migrations, the audit log, users, admins, access.
 
-Every write goes through the service layer with the CLI user as the audit actor. Each command
-builds the app through ``app.web.factory.create_app``, as gunicorn does.
+Every change goes through the core (``app.services``, ``app.admins``, ``app.audit.prune``) with
+the CLI user as the audit actor, and ``db upgrade`` runs the migrations; reads take a read
+session, so they never wait for a writer. Each command builds the app through
+``app.web.factory.create_app``, as gunicorn does.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from app.cli.common import fail
 from app.cli.common import open_database
 from app.errors import DomainError
 from app.tokens import SCOPES
+from app.tokens import TokenRepository
 from app.uow import UnitOfWork
 
 
@@ -41,8 +42,9 @@ def tokens_create(name: str, scopes: tuple[str, ...], user_name: str | None) -> 
 @tokens.command("list")
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
-    with open_database() as database, UnitOfWork(database) as uow:
-        rows = uow.tokens.list()
+    # A read session: reading must not take (or wait for) SQLite's write lock.
+    with open_database() as database, database.read_session() as session:
+        rows = TokenRepository(session).list()
         click.echo(f"{'NAME':24} {'SCOPES':18} {'CREATED':20} {'LAST USED':20} STATUS")
         for row in rows:
             used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"

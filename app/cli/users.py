@@ -11,6 +11,7 @@ from app.cli.common import cli_actor
 from app.cli.common import fail
 from app.cli.common import open_database
 from app.errors import DomainError
+from app.repository.accounts import UserRepository
 from app.uow import UnitOfWork
 
 
@@ -19,8 +20,8 @@ def users() -> None:
     """Users: look one up, deactivate or re-activate (audited, with a reason)."""
 
 
-def _user_by_name(uow: UnitOfWork, user_name: str) -> Any:
-    user = uow.users.find_by_user_name(user_name)
+def _user_by_name(users: UserRepository, user_name: str) -> Any:
+    user = users.find_by_user_name(user_name)
     if user is None:
         fail(f"no user named '{user_name}'")
     return user
@@ -30,10 +31,12 @@ def _user_by_name(uow: UnitOfWork, user_name: str) -> Any:
 @click.argument("user_name")
 def users_show(user_name: str) -> None:
     """Print a user's state, groups and identity links."""
-    with open_database() as database, UnitOfWork(database) as uow:
-        user = _user_by_name(uow, user_name)
-        groups = uow.users.groups_of([user.id])[user.id]
-        links = uow.users.links(user.id)
+    # A read session: reading must not take (or wait for) SQLite's write lock.
+    with open_database() as database, database.read_session() as session:
+        repository = UserRepository(session)
+        user = _user_by_name(repository, user_name)
+        groups = repository.groups_of([user.id])[user.id]
+        links = repository.links(user.id)
         click.echo(f"id:          {user.id}")
         click.echo(f"userName:    {user.user_name}")
         click.echo(f"active:      {'yes' if user.active else 'no'}")
@@ -47,7 +50,7 @@ def users_show(user_name: str) -> None:
 
 def _set_active(user_name: str, active: bool, reason: str) -> None:
     with open_database() as database, UnitOfWork(database) as uow:
-        user = _user_by_name(uow, user_name)
+        user = _user_by_name(uow.users, user_name)
         try:
             services.set_user_active(uow, user.id, active, actor=cli_actor(), reason=reason)
         except DomainError as err:

@@ -1,4 +1,4 @@
-"""Write-side repositories: users, groups and memberships, read and changed in a unit of work."""
+"""Repositories of users, groups and memberships: changed in a unit of work, read on any session."""
 
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from sqlalchemy import union_all
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import catalog
 from app.db import utcnow
-from app.errors import ConflictError
 from app.errors import NotFoundError
 from app.models import Group
 from app.models import IdentityLink
@@ -31,6 +29,7 @@ from app.models import User
 from app.models import UserValue
 from app.repository.common import CHUNK
 from app.repository.common import chunked
+from app.repository.common import flush_unique
 from app.repository.common import fold
 
 
@@ -104,27 +103,16 @@ class UserRepository:
         """Link (IdP, NameID) to a user; a link that exists already raises ``ConflictError``."""
         self.session.add(IdentityLink(idp_entity_id=idp_entity_id, name_id=name_id,
                                       user_id=user_id))
-        try:
-            with self.session.begin_nested():
-                self.session.flush()
-        except IntegrityError:
-            raise ConflictError("this identity is already linked") from None
+        flush_unique(self.session, "this identity is already linked")
 
     def add(self, user: User) -> None:
         """Insert a user; a taken userName raises ``ConflictError``."""
         self.session.add(user)
-        self._flush_unique(f"userName '{user.user_name}' is already taken")
+        self.save(user)
 
     def save(self, user: User) -> None:
         """Flush changes to a user; a taken userName raises ``ConflictError``."""
-        self._flush_unique(f"userName '{user.user_name}' is already taken")
-
-    def _flush_unique(self, message: str) -> None:
-        try:
-            with self.session.begin_nested():
-                self.session.flush()
-        except IntegrityError:
-            raise ConflictError(message) from None
+        flush_unique(self.session, f"userName '{user.user_name}' is already taken")
 
     def index_values(self, user: User, *, replace: bool) -> None:
         """Rewrite the user's rows in ``user_values`` from its document."""
@@ -211,13 +199,7 @@ class GroupRepository:
 
     def save(self, group: Group) -> None:
         """Flush changes to a group; a taken displayName raises ``ConflictError``."""
-        # Read the name first: a failed flush expires the object and it cannot be reloaded.
-        message = f"displayName '{group.display_name}' is already taken"
-        try:
-            with self.session.begin_nested():
-                self.session.flush()
-        except IntegrityError:
-            raise ConflictError(message) from None
+        flush_unique(self.session, f"displayName '{group.display_name}' is already taken")
 
     def delete(self, group: Group) -> None:
         """Delete a group, its memberships, and its membership in other groups."""

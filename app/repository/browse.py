@@ -12,18 +12,18 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import func
-from sqlalchemy import literal
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import casefold
 from app.db import utcnow
 from app.models import Group
 from app.models import Membership
 from app.models import User
 from app.models import UserValue
+from app.repository.common import contains_text
 from app.repository.common import fold
+from app.repository.common import keyset_page
 from app.repository.common import like_escape
 
 
@@ -53,22 +53,9 @@ def _contains(expr: Any, text: str) -> ColumnElement[bool]:
     return condition
 
 
-def _contains_text(expr: Any, text: str) -> ColumnElement[bool]:
-    """Plain text ``expr`` contains ``text``, case-insensitively (folded by the database)."""
-    pattern = "%" + like_escape(text) + "%"
-    condition: ColumnElement[bool] = casefold(expr).like(casefold(literal(pattern)),
-                                                          escape="\\")
-    return condition
-
-
 def _keyset(session: Session, stmt: Any, key: Any, after: str | None, limit: int,
             key_of: Any) -> KeysetPage:
-    if after is not None:
-        stmt = stmt.where(key > after)
-    rows = list(session.execute(stmt.order_by(key).limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return KeysetPage(rows, key_of(rows[-1]) if more and rows else None)
+    return KeysetPage(*keyset_page(session, stmt, key, after, limit, key_of))
 
 
 def browse_users(session: Session, f: UserListFilter, *, after: str | None = None,
@@ -83,10 +70,10 @@ def browse_users(session: Session, f: UserListFilter, *, after: str | None = Non
                                _contains(UserValue.value_key, f.text))
         conds.append(or_(
             _contains(User.user_name_key, f.text),
-            _contains_text(User.display_name, f.text),
-            _contains_text(User.doc["name"]["givenName"].as_string(), f.text),
-            _contains_text(User.doc["name"]["familyName"].as_string(), f.text),
-            _contains_text(User.doc["name"]["formatted"].as_string(), f.text),
+            contains_text(User.display_name, f.text),
+            contains_text(User.doc["name"]["givenName"].as_string(), f.text),
+            contains_text(User.doc["name"]["familyName"].as_string(), f.text),
+            contains_text(User.doc["name"]["formatted"].as_string(), f.text),
             email,
         ))
     if f.active is not None:

@@ -40,6 +40,7 @@ from app.query import Sort
 from app.query import ValuePath
 from app.repository.common import fold
 from app.repository.common import like_escape
+from app.text import has_nul
 
 
 def _nullable(expr: Any) -> bool:
@@ -57,7 +58,7 @@ class BindRule:
     fold: bool
 
     def value(self, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
+        if isinstance(value, str) and has_nul(value):
             raise InvalidFilterError("a filter value may not contain NUL (\\u0000)")
         if self.fold:
             value = fold(value)

@@ -55,7 +55,8 @@ METADATA_FILE = "idp-metadata.xml"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_FIELD = 256  # characters accepted from the demo form, per field
 
-# Attribute names as the two common IdPs send them (see /work/shared/SAML-NOTES.md).
+# Attribute names as the two common IdPs send them: Okta the names an admin types in the app's
+# attribute statements (email, firstName, ...), Entra ID the claim URIs below.
 OKTA_STYLE = "okta"
 ENTRA_STYLE = "entra"
 ENTRA_CLAIMS = {

@@ -3,8 +3,9 @@
 Who gets in: a signed-in SAML user in one of ``FRONTDESK_ADMIN_GROUPS`` (checked on every
 request), or whoever opened a one-time link from ``frontdesk admin login-link``. Every POST
 carries the session's CSRF token; every HTML page goes out with a strict Content-Security-Policy
-(styles come from one static file, there are no scripts). Writes go through the service layer
-with the admin as the audit actor; reads use the repository and the audit query module.
+(styles come from one static file, there are no scripts). Changes to users go through the service
+layer with the admin as the audit actor; sign-ins, sign-outs and exports are audit events of
+their own; reads use the repository and the audit query module.
 """
 
 from __future__ import annotations
