@@ -1,6 +1,6 @@
 """Microsoft Entra ID's provisioning flows, request for request, over HTTP.
 
-Sources (see /work/shared/IDP-NOTES.md): the SCIM tutorial "Develop and plan provisioning for a
+Sources: Microsoft's SCIM tutorial "Develop and plan provisioning for a
 SCIM endpoint" [MS1], "Known issues ... SCIM 2.0 protocol compliance" [MS2] with the default
 shapes and the ``aadOptscim062020`` ones, ``known-issues.md`` [MS3], the SCIM Validator [MS5] and
 AzureAD/SCIMReferenceCode's test payloads [MS6]. After every 2xx a GET checks that what was sent

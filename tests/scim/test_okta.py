@@ -1,6 +1,6 @@
 """Okta's provisioning flows, request for request, over HTTP with Okta's own headers.
 
-Sources (see /work/shared/IDP-NOTES.md): "Okta and SCIM Version 2.0" [OK1], "Build your SCIM API
+Sources: "Okta and SCIM Version 2.0" [OK1], "Build your SCIM API
 service" [OK2], "Test your Okta SCIM integration" [OK3] and the Runscope files Okta publishes
 (``Okta-SCIM-20-SPEC-Test.json``, ``Okta-SCIM-20-CRUD-Test.json``) [OK4]. Bodies are Okta's
 published examples; every step checks what Okta checks, and then that a GET returns what was

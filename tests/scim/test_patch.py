@@ -1,4 +1,4 @@
-"""The PATCH engine against RFC 7644 §3.5.2 examples and the Okta/Entra shapes of IDP-NOTES.md."""
+"""The PATCH engine against RFC 7644 §3.5.2 examples and the shapes Okta and Entra ID send."""
 
 from __future__ import annotations
 
