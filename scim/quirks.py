@@ -4,9 +4,9 @@ The callers (``scim.schemas`` for POST/PUT bodies and the patched document, ``sc
 PATCH operations, ``scim.filters`` for ``?filter=`` and PATCH path filters) accept each quirk
 through the one function here, so a quirk reads the same wherever it arrives; each names the
 IdP's published behaviour or the field report it comes from. Three quirks decide the PATCH
-engine's control flow and are tagged where they act, in ``scim.patch``: Okta's rename with the member list in one path-less replace
-(``split_member_operations``), Entra's path-less replace whose keys are paths
-(``_apply_no_path``), and Entra's remove of the elements listed in the value (``_remove``).
+engine's control flow and are tagged where they act, in ``scim.patch``: Okta's rename with the
+member list in one path-less replace (``split_member_operations``), Entra's path-less replace
+whose keys are paths (``_apply_no_path``), and Entra's remove of the elements listed in the value (``_remove``).
 """
 
 from __future__ import annotations
