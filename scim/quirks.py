@@ -6,7 +6,8 @@ through the one function here, so a quirk reads the same wherever it arrives; ea
 IdP's published behaviour or the field report it comes from. Three quirks decide the PATCH
 engine's control flow and are tagged where they act, in ``scim.patch``: Okta's rename with the
 member list in one path-less replace (``split_member_operations``), Entra's path-less replace
-whose keys are paths (``_apply_no_path``), and Entra's remove of the elements listed in the value (``_remove``).
+whose keys are paths (``_apply_no_path``), and Entra's remove of the elements listed in the
+value (``_remove``).
 """
 
 from __future__ import annotations
