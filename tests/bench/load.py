@@ -5,11 +5,13 @@ sync workers close the connection after every response, so the client reconnects
 is inside the measured latency, as it is for any client of a sync worker). Requests are built
 before the clock starts, responses are parsed just enough to find their end, and the client's
 own CPU time is measured so a saturated client shows up in the report instead of in the
-figures.
+figures. ``run_flow`` times a sequence of requests per iteration instead (a request, then its
+approval with the id from the first answer); those are built as the flow goes.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
@@ -19,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Given a response's status and body, return None when it is right, else what is wrong.
 Check = Callable[[int, bytes], str | None]
@@ -243,6 +248,13 @@ def merge(name: str, results: list[Result]) -> Result:
     return merged
 
 
+# One round trip on a connection: send a request, return (status, body); raises OSError.
+Send = Callable[[bytes], tuple[int, bytes]]
+# One timed iteration of a flow: given ``send`` and the iteration number, make its requests and
+# return None when every answer is right, else what is wrong.
+Flow = Callable[[Send, int], str | None]
+
+
 def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
         concurrency: int, warmup: float, duration: float, checked: int = 20,
         meter: CpuMeter | None = None, status_ok: Callable[[int], bool] | None = None
@@ -254,9 +266,38 @@ def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
     counted as an error, not timed.
     """
     accept = status_ok or (lambda status: 200 <= status < 300)
-    result = Result(name)
     lock = threading.Lock()
     checks_left = [checked]
+
+    def attempt(send: Send, request: bytes) -> str | None:
+        status, body = send(request)
+        problem = None if accept(status) else f"HTTP {status}: {body[:300]!r}"
+        if problem is None and checks_left[0] > 0:
+            with lock:
+                checks_left[0] -= 1
+            problem = check(status, body)
+        return problem
+    return _drive(name, host, port, source.take, attempt, concurrency=concurrency,
+                  warmup=warmup, duration=duration, meter=meter)
+
+
+def run_flow(name: str, host: str, port: int, flow: Flow, *, concurrency: int, warmup: float,
+             duration: float, meter: CpuMeter | None = None) -> Result:
+    """Like ``run``, but each timed iteration is ``flow(send, i)``: several requests in turn
+    (e.g. one that uses an id from the answer to the one before); its latency is the whole
+    flow's. ``flow`` checks every answer itself."""
+    counter = itertools.count()
+    return _drive(name, host, port, lambda: next(counter), flow, concurrency=concurrency,
+                  warmup=warmup, duration=duration, meter=meter)
+
+
+def _drive(name: str, host: str, port: int, take: Callable[[], T | None],
+           attempt: Callable[[Send, T], str | None], *, concurrency: int, warmup: float,
+           duration: float, meter: CpuMeter | None) -> Result:
+    """The closed loop: each connection takes an item and times ``attempt`` on it, until the
+    time is up or ``take`` runs out (None)."""
+    result = Result(name)
+    lock = threading.Lock()
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + duration
@@ -270,17 +311,12 @@ def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
                 began = time.perf_counter()
                 if began >= stop_at:
                     break
-                request = source.take()
-                if request is None:
+                item = take()
+                if item is None:
                     result.exhausted = True
                     break
                 try:
-                    status, body = conn.roundtrip(request)
-                    problem = None if accept(status) else f"HTTP {status}: {body[:300]!r}"
-                    if problem is None and checks_left[0] > 0:
-                        with lock:
-                            checks_left[0] -= 1
-                        problem = check(status, body)
+                    problem = attempt(conn.roundtrip, item)
                 except OSError as err:
                     conn.close()
                     problem = f"{type(err).__name__}: {err}"
