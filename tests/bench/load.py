@@ -229,6 +229,28 @@ class CpuMeter:
         return {k: round(v, 2) for k, v in cores.items()}
 
 
+BUSY_CORES = 0.25  # others' CPU (processes, steal) that spoils a scenario, as in run.py
+_CPU_COLUMNS = (("server", 6), ("postgres", 5), ("client", 6), ("other", 5), ("steal", 5))
+
+
+def table_head(cpu_note: str = "CPU cores used") -> list[str]:
+    """The two header lines of a table of ``table_row`` lines."""
+    return [f"{'':54} {'':>8} {'':>8} {'':>7} {'':>8} {'':>6}   {cpu_note}",
+            f"{'scenario':54} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'requests':>8} "
+            f"{'errors':>6}   {'server':>6} {'pg':>5} {'client':>6} {'other':>5} {'steal':>5}"]
+
+
+def table_row(r: dict[str, Any], name: str | None = None) -> str:
+    """One scenario (``Result.as_dict()``) as a table line; flagged when others took the CPU."""
+    cpu = r.get("cpu_cores") or {}
+    cores = " ".join(f"{cpu[k]:{w}.2f}" if k in cpu else f"{'?':>{w}}" for k, w in _CPU_COLUMNS)
+    busy = cpu.get("other", 0) + cpu.get("steal", 0) > BUSY_CORES
+    label = name if name is not None else r["name"][:54]
+    return (f"{label:54} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['rps']:7.1f} {r['requests']:8d} {r['errors']:6d}   {cores}"
+            + ("  <- machine busy" if busy else ""))
+
+
 def merge(name: str, results: list[Result]) -> Result:
     """One result of several measured windows of the same scenario (their requests pooled)."""
     merged = Result(name)
