@@ -58,6 +58,7 @@ from tests.bench import load
 from tests.bench.progress import Progress
 from tests.bench.seed import ACTOR
 from tests.bench.seed import read_marker
+from tests.bench.seed import recreate_schema
 from tests.bench.seed import write_marker
 from tests.bench.servers import Gunicorn
 
@@ -125,11 +126,7 @@ def prepare(label: str, url: str, bench_dir: Path) -> tuple[str, dict[str, Any]]
     else:
         note(f"PostgreSQL: no current audit seed; re-creating schema {PG_SCHEMA} and seeding "
              f"{EVENTS:,} events (once)")
-        base = Database(url)
-        with base.engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-        base.dispose()
+        recreate_schema(url, PG_SCHEMA)
     migrate.upgrade(target)
     db = Database(target)
     info = seed(db)
@@ -441,13 +438,8 @@ def print_report(section: dict[str, Any], say: Any) -> list[str]:
     say(f"-- audit log: {section['events']:,} events in {section['database']} (seeded once in "
         f"{seed_info.get('seed_seconds')} s, {seed_info.get('seed_per_second'):,}/s); gunicorn "
         f"{section['workers']} workers, {section['connections']} connections --")
-    for line in load.table_head():
-        say(line)
-    for r in section["scenarios"].values():
-        say(load.table_row(r))
-        if r["errors"]:
-            problems.append(f"audit {r['name']}: {r['errors']} error(s); first: "
-                            f"{r['first_error']}")
+    problems += load.print_table(say, [(None, r) for r in section["scenarios"].values()],
+                                 "audit")
     for e in section["export"]:
         what = f"export {e['format']}" + (f" {e['filter']}" if e["filter"] else "")
         say(f"{what:54} {e['events']:>10,} events in {e['seconds']:6.1f} s = "

@@ -253,15 +253,10 @@ def print_report(section: dict[str, Any], say: Any) -> list[str]:
     say(f"-- SAML JIT: gunicorn {section['workers']} sync workers, {section['connections']} "
         f"connections; {section['logins']} signed responses pre-generated (half new people, "
         f"half returning), {section['hostile_each']} of each hostile body --")
-    for line in load.table_head("CPU cores used (server: with its xmlsec1 runs)"):
-        say(line)
-    for key, name in NAMES.items():
-        r = section["scenarios"].get(key)
-        if r is None:
-            continue
-        say(load.table_row(r, name))
-        if r["errors"]:
-            problems.append(f"JIT {name}: {r['errors']} error(s); first: {r['first_error']}")
+    problems += load.print_table(
+        say, [(name, section["scenarios"][key]) for key, name in NAMES.items()
+              if key in section["scenarios"]],
+        "JIT", "CPU cores used (server: with its xmlsec1 runs)")
     out = section["outcome"]
     say(f"accepted logins: {section['scenarios']['logins']['rps']:.1f}/s; users created over "
         f"HTTP: {out['users_created']} of {out['new_people']} new people (warm-up included); "

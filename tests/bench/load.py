@@ -251,6 +251,21 @@ def table_row(r: dict[str, Any], name: str | None = None) -> str:
             + ("  <- machine busy" if busy else ""))
 
 
+def print_table(say: Callable[[str], None], rows: list[tuple[str | None, dict[str, Any]]],
+                part: str, cpu_note: str = "CPU cores used") -> list[str]:
+    """Print the header and one line per (name or None: the result's own, ``Result.as_dict()``);
+    return their errors as problems of ``part``, for the targets list."""
+    problems: list[str] = []
+    for line in table_head(cpu_note):
+        say(line)
+    for name, r in rows:
+        say(table_row(r, name))
+        if r["errors"]:
+            problems.append(f"{part} {name or r['name']}: {r['errors']} error(s); first: "
+                            f"{r['first_error']}")
+    return problems
+
+
 def merge(name: str, results: list[Result]) -> Result:
     """One result of several measured windows of the same scenario (their requests pooled)."""
     merged = Result(name)

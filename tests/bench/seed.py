@@ -137,6 +137,16 @@ def write_marker(db: Database, info: dict[str, Any], table: str = MARKER) -> Non
                      {"info": json.dumps(info)})
 
 
+def recreate_schema(url: str, schema: str) -> None:
+    """Drop the PostgreSQL schema ``schema`` of the database at ``url`` (if any) and create it
+    empty: where a part seeds a database of its own."""
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db.dispose()
+
+
 def is_seeded(info: dict[str, Any] | None) -> bool:
     return info is not None and info.get("version") == SEED_VERSION and info.get("users") == USERS
 
