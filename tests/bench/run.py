@@ -19,7 +19,7 @@ re-creates when it does not hold the current seed:
 5. just-in-time access figures (``tests/bench/access.py``, two databases of their own, alike but
    for 100 000 grants): ``GET /api/access/memberships`` with and without the grants (and on the
    reference app) in alternating rounds, with EXPLAIN of its statement; request → approve →
-   active over HTTP with personal tokens; the sweeper ending 20 000 due grants;
+   active over HTTP with personal tokens; the sweeper ending 2 000 due grants;
 6. print the tables and the targets with PASS/FAIL, and write ``.bench/results-<db>.json``.
 
 The SCIM seed (step 1) is made only for the parts that use it (``scim``, ``jit``).
