@@ -2,18 +2,19 @@
 approve → active over HTTP, and the sweeper's throughput.
 
 Two databases of their own, seeded once from the same generator and identical but for the
-grants: SQLite ``.bench/access-v<version>-<grants>-{grants,base}-sqlite.db`` (each run works on
-fresh copies), PostgreSQL the schemas ``frontdesk_bench_access`` and ``frontdesk_bench_access_base``
-of the bench database (reached with ``search_path`` in the URL; each run deletes the requests,
-grants and outbox rows it added, its audit events stay). Seeding bypasses the service layer, as
-the audit part does: ``FRONTDESK_BENCH_ACCESS_USERS`` (10 000) users, 200 teams (each user in 2),
-50 requestable groups ``jit-00`` .. ``jit-49`` and an approvers group, bulk-inserted with Core
-``insert`` on ``Database.write_engine``; then, in one of the two, ``FRONTDESK_BENCH_ACCESS_GRANTS``
-(100 000) grants: 2 000 live (one each for the first 2 000 users; their window is moved to
-"started an hour ago, ends in 7 hours" at each run) and the rest ended or revoked over the past
-year, half of those on 100 heavy requesters (about 500 each), half spread over everyone else.
-Tokens come from ``services.create_token``: an ``access:read`` reader, 200 requesters' and 2
-approvers' personal tokens (plaintexts kept in the marker table: bench-only databases).
+grants: SQLite ``.bench/access-v<version>-<grants>-<users>-{grants,base}-sqlite.db`` (each run
+works on fresh copies), PostgreSQL the schemas ``frontdesk_bench_access`` and
+``frontdesk_bench_access_base`` of the bench database (reached with ``search_path`` in the URL;
+each run deletes the requests, grants and outbox rows it added, its audit events stay).
+Seeding bypasses the service layer, as the audit part does: ``FRONTDESK_BENCH_ACCESS_USERS``
+(10 000) users, 200 teams (each user in 2), 50 requestable groups ``jit-00`` .. ``jit-49`` and
+an approvers group, bulk-inserted with Core ``insert`` on ``Database.write_engine``; then, in
+one of the two, ``FRONTDESK_BENCH_ACCESS_GRANTS`` (100 000) grants: 2 000 live (one each for the
+first 2 000 users; their window is moved to "started an hour ago, ends in 7 hours" at each run)
+and the rest ended or revoked over the past year, half of those on 100 heavy requesters (about
+500 each), half spread over everyone else. Tokens come from ``services.create_token``: an
+``access:read`` reader, 200 requesters' and 2 approvers' personal tokens (plaintexts kept in
+the marker table: bench-only databases).
 
 Each run:
 
