@@ -44,7 +44,6 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from app import migrate
 from app import services
@@ -58,6 +57,9 @@ from app.uow import UnitOfWork
 from tests.bench import load
 from tests.bench.progress import Progress
 from tests.bench.seed import ACTOR
+from tests.bench.seed import read_marker
+from tests.bench.seed import recreate_schema
+from tests.bench.seed import write_marker
 from tests.bench.servers import Gunicorn
 
 AUDIT_SEED_VERSION = 1
@@ -69,7 +71,6 @@ PG_SCHEMA = "frontdesk_bench_audit"
 MARKER = "frontdesk_bench_audit_seed"
 TOKEN_NAME = "bench-audit-reader"
 SPAN = timedelta(days=365)  # the events' occurred_at spread over the past year
-BUSY_CORES = 0.25  # others' CPU (processes, steal) that spoils a scenario, as in run.py
 
 OKTA_IDP = "http://www.okta.com/exk1benchmark0000"
 ENTRA_IDP = "https://sts.windows.net/7f0e1f7e-0000-4000-8000-benchmark000/"
@@ -102,25 +103,6 @@ def audit_url(label: str, url: str, bench_dir: Path) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def read_marker(db: Database) -> dict[str, Any] | None:
-    try:
-        with db.engine.connect() as conn:
-            row = conn.execute(text(f"SELECT info FROM {MARKER} WHERE id = 1")).first()  # noqa: S608
-    except DBAPIError:
-        return None
-    info: dict[str, Any] | None = json.loads(row[0]) if row else None
-    return info
-
-
-def write_marker(db: Database, info: dict[str, Any]) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {MARKER} (id INTEGER PRIMARY KEY, "
-                          "info TEXT NOT NULL)"))
-        conn.execute(text(f"DELETE FROM {MARKER}"))  # noqa: S608
-        conn.execute(text(f"INSERT INTO {MARKER} (id, info) VALUES (1, :info)"),  # noqa: S608
-                     {"info": json.dumps(info)})
-
-
 def is_seeded(info: dict[str, Any] | None) -> bool:
     return (info is not None and info.get("version") == AUDIT_SEED_VERSION
             and info.get("events") == EVENTS)
@@ -131,7 +113,7 @@ def prepare(label: str, url: str, bench_dir: Path) -> tuple[str, dict[str, Any]]
     target = audit_url(label, url, bench_dir)
     path = Path(make_url(target).database or "")  # SQLite's file
     where = f".bench/{path.name}" if label == "sqlite" else f"schema {PG_SCHEMA}"
-    info = read_marker(Database(target)) if label != "sqlite" or path.exists() else None
+    info = read_marker(Database(target), MARKER) if label != "sqlite" or path.exists() else None
     if is_seeded(info):
         note(f"{label}: reusing the audit seed ({EVENTS:,} events, {where})")
         migrate.upgrade(target)
@@ -144,11 +126,7 @@ def prepare(label: str, url: str, bench_dir: Path) -> tuple[str, dict[str, Any]]
     else:
         note(f"PostgreSQL: no current audit seed; re-creating schema {PG_SCHEMA} and seeding "
              f"{EVENTS:,} events (once)")
-        base = Database(url)
-        with base.engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
-        base.dispose()
+        recreate_schema(url, PG_SCHEMA)
     migrate.upgrade(target)
     db = Database(target)
     info = seed(db)
@@ -160,7 +138,7 @@ def prepare(label: str, url: str, bench_dir: Path) -> tuple[str, dict[str, Any]]
     else:
         with db.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    write_marker(db, info)
+    write_marker(db, info, MARKER)
     db.dispose()
     return target, info
 
@@ -460,21 +438,8 @@ def print_report(section: dict[str, Any], say: Any) -> list[str]:
     say(f"-- audit log: {section['events']:,} events in {section['database']} (seeded once in "
         f"{seed_info.get('seed_seconds')} s, {seed_info.get('seed_per_second'):,}/s); gunicorn "
         f"{section['workers']} workers, {section['connections']} connections --")
-    say(f"{'':54} {'':>8} {'':>8} {'':>7} {'':>8} {'':>6}   CPU cores used")
-    say(f"{'scenario':54} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'requests':>8} "
-        f"{'errors':>6}   {'server':>6} {'pg':>5} {'client':>6} {'other':>5} {'steal':>5}")
-    for r in section["scenarios"].values():
-        cpu = r.get("cpu_cores") or {}
-        cores = " ".join(f"{cpu[k]:{w}.2f}" if k in cpu else f"{'?':>{w}}"
-                         for k, w in (("server", 6), ("postgres", 5), ("client", 6),
-                                      ("other", 5), ("steal", 5)))
-        busy = cpu.get("other", 0) + cpu.get("steal", 0) > BUSY_CORES
-        say(f"{r['name'][:54]:54} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['rps']:7.1f} "
-            f"{r['requests']:8d} {r['errors']:6d}   {cores}"
-            + ("  <- machine busy" if busy else ""))
-        if r["errors"]:
-            problems.append(f"audit {r['name']}: {r['errors']} error(s); first: "
-                            f"{r['first_error']}")
+    problems += load.print_table(say, [(None, r) for r in section["scenarios"].values()],
+                                 "audit")
     for e in section["export"]:
         what = f"export {e['format']}" + (f" {e['filter']}" if e["filter"] else "")
         say(f"{what:54} {e['events']:>10,} events in {e['seconds']:6.1f} s = "

@@ -62,7 +62,6 @@ IDP_URL = "https://idp.bench.example"
 LIFETIME = timedelta(minutes=30)  # signing N responses takes a while; none may expire meanwhile
 REASON_RE = re.compile(rb"Reason code: <code>([^<]*)</code>")
 SMALL_GROUPS = 999  # tests/bench/seed.py's group-000 .. group-998
-BUSY_CORES = 0.25  # others' CPU (processes, steal) that spoils a scenario, as in run.py
 
 NAMES = {
     "logins": "POST /saml/acs: accepted login (half new, half returning)",
@@ -254,24 +253,10 @@ def print_report(section: dict[str, Any], say: Any) -> list[str]:
     say(f"-- SAML JIT: gunicorn {section['workers']} sync workers, {section['connections']} "
         f"connections; {section['logins']} signed responses pre-generated (half new people, "
         f"half returning), {section['hostile_each']} of each hostile body --")
-    say(f"{'':54} {'':>8} {'':>8} {'':>7} {'':>8} {'':>6}   CPU cores used (server: with "
-        "its xmlsec1 runs)")
-    say(f"{'scenario':54} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'requests':>8} "
-        f"{'errors':>6}   {'server':>6} {'pg':>5} {'client':>6} {'other':>5} {'steal':>5}")
-    for key, name in NAMES.items():
-        r = section["scenarios"].get(key)
-        if r is None:
-            continue
-        cpu = r.get("cpu_cores") or {}
-        cores = " ".join(f"{cpu[k]:{w}.2f}" if k in cpu else f"{'?':>{w}}"
-                         for k, w in (("server", 6), ("postgres", 5), ("client", 6),
-                                      ("other", 5), ("steal", 5)))
-        busy = cpu.get("other", 0) + cpu.get("steal", 0) > BUSY_CORES
-        say(f"{name:54} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['rps']:7.1f} "
-            f"{r['requests']:8d} {r['errors']:6d}   {cores}"
-            + ("  <- machine busy" if busy else ""))
-        if r["errors"]:
-            problems.append(f"JIT {name}: {r['errors']} error(s); first: {r['first_error']}")
+    problems += load.print_table(
+        say, [(name, section["scenarios"][key]) for key, name in NAMES.items()
+              if key in section["scenarios"]],
+        "JIT", "CPU cores used (server: with its xmlsec1 runs)")
     out = section["outcome"]
     say(f"accepted logins: {section['scenarios']['logins']['rps']:.1f}/s; users created over "
         f"HTTP: {out['users_created']} of {out['new_people']} new people (warm-up included); "

@@ -5,11 +5,13 @@ sync workers close the connection after every response, so the client reconnects
 is inside the measured latency, as it is for any client of a sync worker). Requests are built
 before the clock starts, responses are parsed just enough to find their end, and the client's
 own CPU time is measured so a saturated client shows up in the report instead of in the
-figures.
+figures. ``run_flow`` times a sequence of requests per iteration instead (a request, then its
+approval with the id from the first answer); those are built as the flow goes.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import socket
@@ -19,6 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Given a response's status and body, return None when it is right, else what is wrong.
 Check = Callable[[int, bytes], str | None]
@@ -224,6 +229,43 @@ class CpuMeter:
         return {k: round(v, 2) for k, v in cores.items()}
 
 
+BUSY_CORES = 0.25  # others' CPU (processes, steal) that spoils a scenario, as in run.py
+_CPU_COLUMNS = (("server", 6), ("postgres", 5), ("client", 6), ("other", 5), ("steal", 5))
+
+
+def table_head(cpu_note: str = "CPU cores used") -> list[str]:
+    """The two header lines of a table of ``table_row`` lines."""
+    return [f"{'':54} {'':>8} {'':>8} {'':>7} {'':>8} {'':>6}   {cpu_note}",
+            f"{'scenario':54} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'requests':>8} "
+            f"{'errors':>6}   {'server':>6} {'pg':>5} {'client':>6} {'other':>5} {'steal':>5}"]
+
+
+def table_row(r: dict[str, Any], name: str | None = None) -> str:
+    """One scenario (``Result.as_dict()``) as a table line; flagged when others took the CPU."""
+    cpu = r.get("cpu_cores") or {}
+    cores = " ".join(f"{cpu[k]:{w}.2f}" if k in cpu else f"{'?':>{w}}" for k, w in _CPU_COLUMNS)
+    busy = cpu.get("other", 0) + cpu.get("steal", 0) > BUSY_CORES
+    label = name if name is not None else r["name"][:54]
+    return (f"{label:54} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['rps']:7.1f} {r['requests']:8d} {r['errors']:6d}   {cores}"
+            + ("  <- machine busy" if busy else ""))
+
+
+def print_table(say: Callable[[str], None], rows: list[tuple[str | None, dict[str, Any]]],
+                part: str, cpu_note: str = "CPU cores used") -> list[str]:
+    """Print the header and one line per (name or None: the result's own, ``Result.as_dict()``);
+    return their errors as problems of ``part``, for the targets list."""
+    problems: list[str] = []
+    for line in table_head(cpu_note):
+        say(line)
+    for name, r in rows:
+        say(table_row(r, name))
+        if r["errors"]:
+            problems.append(f"{part} {name or r['name']}: {r['errors']} error(s); first: "
+                            f"{r['first_error']}")
+    return problems
+
+
 def merge(name: str, results: list[Result]) -> Result:
     """One result of several measured windows of the same scenario (their requests pooled)."""
     merged = Result(name)
@@ -243,6 +285,13 @@ def merge(name: str, results: list[Result]) -> Result:
     return merged
 
 
+# One round trip on a connection: send a request, return (status, body); raises OSError.
+Send = Callable[[bytes], tuple[int, bytes]]
+# One timed iteration of a flow: given ``send`` and the iteration number, make its requests and
+# return None when every answer is right, else what is wrong.
+Flow = Callable[[Send, int], str | None]
+
+
 def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
         concurrency: int, warmup: float, duration: float, checked: int = 20,
         meter: CpuMeter | None = None, status_ok: Callable[[int], bool] | None = None
@@ -254,9 +303,38 @@ def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
     counted as an error, not timed.
     """
     accept = status_ok or (lambda status: 200 <= status < 300)
-    result = Result(name)
     lock = threading.Lock()
     checks_left = [checked]
+
+    def attempt(send: Send, request: bytes) -> str | None:
+        status, body = send(request)
+        problem = None if accept(status) else f"HTTP {status}: {body[:300]!r}"
+        if problem is None and checks_left[0] > 0:
+            with lock:
+                checks_left[0] -= 1
+            problem = check(status, body)
+        return problem
+    return _drive(name, host, port, source.take, attempt, concurrency=concurrency,
+                  warmup=warmup, duration=duration, meter=meter)
+
+
+def run_flow(name: str, host: str, port: int, flow: Flow, *, concurrency: int, warmup: float,
+             duration: float, meter: CpuMeter | None = None) -> Result:
+    """Like ``run``, but each timed iteration is ``flow(send, i)``: several requests in turn
+    (e.g. one that uses an id from the answer to the one before); its latency is the whole
+    flow's. ``flow`` checks every answer itself."""
+    counter = itertools.count()
+    return _drive(name, host, port, lambda: next(counter), flow, concurrency=concurrency,
+                  warmup=warmup, duration=duration, meter=meter)
+
+
+def _drive(name: str, host: str, port: int, take: Callable[[], T | None],
+           attempt: Callable[[Send, T], str | None], *, concurrency: int, warmup: float,
+           duration: float, meter: CpuMeter | None) -> Result:
+    """The closed loop: each connection takes an item and times ``attempt`` on it, until the
+    time is up or ``take`` runs out (None)."""
+    result = Result(name)
+    lock = threading.Lock()
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + duration
@@ -270,17 +348,12 @@ def run(name: str, host: str, port: int, source: RequestSource, *, check: Check,
                 began = time.perf_counter()
                 if began >= stop_at:
                     break
-                request = source.take()
-                if request is None:
+                item = take()
+                if item is None:
                     result.exhausted = True
                     break
                 try:
-                    status, body = conn.roundtrip(request)
-                    problem = None if accept(status) else f"HTTP {status}: {body[:300]!r}"
-                    if problem is None and checks_left[0] > 0:
-                        with lock:
-                            checks_left[0] -= 1
-                        problem = check(status, body)
+                    problem = attempt(conn.roundtrip, item)
                 except OSError as err:
                     conn.close()
                     problem = f"{type(err).__name__}: {err}"

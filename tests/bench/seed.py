@@ -117,23 +117,34 @@ def _create_users(db: Database, names: list[tuple[int, str]], bar: Progress | No
 # --- the marker --------------------------------------------------------------------------
 
 
-def read_marker(db: Database) -> dict[str, Any] | None:
+def read_marker(db: Database, table: str = MARKER) -> dict[str, Any] | None:
+    """What the seed in ``table`` (a bench-only table) says was seeded; None: nothing."""
     try:
         with db.engine.connect() as conn:
-            row = conn.execute(text(f"SELECT info FROM {MARKER} WHERE id = 1")).first()  # noqa: S608
+            row = conn.execute(text(f"SELECT info FROM {table} WHERE id = 1")).first()  # noqa: S608
     except DBAPIError:
         return None
     info: dict[str, Any] | None = json.loads(row[0]) if row else None
     return info
 
 
-def write_marker(db: Database, info: dict[str, Any]) -> None:
+def write_marker(db: Database, info: dict[str, Any], table: str = MARKER) -> None:
     with db.engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {MARKER} (id INTEGER PRIMARY KEY, "
+        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, "
                           "info TEXT NOT NULL)"))
-        conn.execute(text(f"DELETE FROM {MARKER}"))  # noqa: S608
-        conn.execute(text(f"INSERT INTO {MARKER} (id, info) VALUES (1, :info)"),  # noqa: S608
+        conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        conn.execute(text(f"INSERT INTO {table} (id, info) VALUES (1, :info)"),  # noqa: S608
                      {"info": json.dumps(info)})
+
+
+def recreate_schema(url: str, schema: str) -> None:
+    """Drop the PostgreSQL schema ``schema`` of the database at ``url`` (if any) and create it
+    empty: where a part seeds a database of its own."""
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db.dispose()
 
 
 def is_seeded(info: dict[str, Any] | None) -> bool:
