@@ -22,9 +22,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``config/gunicorn_conf.py`` with ``workers`` sync workers; ``app`` overrides ``wsgi_app``
-    (the reference app), with the same settings but Frontdesk's background jobs
-    (``tests/bench/reference_gunicorn.py``).
+    """``config/gunicorn_conf.py`` with ``workers`` sync workers; ``app`` overrides ``wsgi_app``.
 
     Always ``stop()`` it (run.py does so in ``finally``); its stderr goes to ``log_path``.
     """
@@ -35,8 +33,7 @@ class Gunicorn:
         self.host = "127.0.0.1"
         self.url = f"http://{self.host}:{self.port}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        settings = "python:tests.bench.reference_gunicorn" if app else "config/gunicorn_conf.py"
-        cmd = [gunicorn, "-c", settings, "--bind", f"{self.host}:{self.port}",
+        cmd = [gunicorn, "-c", "config/gunicorn_conf.py", "--bind", f"{self.host}:{self.port}",
                "--workers", str(workers), "--no-control-socket"]
         if app:
             cmd.append(app)
