@@ -130,7 +130,7 @@ def test_the_form_offers_what_policy_lets_this_person_request(app: Flask, cast: 
         "payroll-admins 2 by sre-leads 8h (default 1h) — Choose",
         "prod-db-admins 2 by sre-leads; break-glass allowed 2h (default 30m) an MFA sign-in Choose",
         "prod-db-readers 1 by sre-leads 8h (default 1h) a reason, a ticket Choose",
-        "sandbox-1 1 by sre-leads 1d (default 1h) — Choose",
+        "sandbox-1 1 by sre-leads; break-glass allowed 1d (default 1h) — Choose",
     ]
     dee = rows(body(person(app, cast.dee).get("/access/request")), "offers")
     assert "prod-db-readers at once for you (member of oncall) 8h (default 1h) a reason, " \
