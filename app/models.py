@@ -313,7 +313,7 @@ class Grant(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     extended_from: Mapped[str | None] = mapped_column(
-        String(36), ForeignKey("grants.id", ondelete="SET NULL"))
+        String(36), ForeignKey("grants.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_by: Mapped[str | None] = mapped_column(String(512))
     end_reason: Mapped[str | None] = mapped_column(Text)

@@ -94,6 +94,7 @@ def upgrade() -> None:
     op.create_index("ix_grants_group_window", "grants", ["group_id", "ends_at", "starts_at"])
     op.create_index("ix_grants_state_starts", "grants", ["state", "starts_at"])
     op.create_index("ix_grants_state_ends", "grants", ["state", "ends_at"])
+    op.create_index("ix_grants_extended_from", "grants", ["extended_from"])
 
     op.create_table(
         "outbox",
