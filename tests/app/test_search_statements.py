@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from app.models import User
-from app.repository import search
-from app.repository.compile import UserCompiler
 from app.errors import InvalidFilterError
+from app.models import User
 from app.query import And
 from app.query import Compare
 from app.query import Criteria
 from app.query import Not
 from app.query import Or
 from app.query import ValuePath
+from app.repository import search
+from app.repository.compile import UserCompiler
 
 
 def shape(criteria: Criteria) -> tuple[Any, list[Any]]:
