@@ -36,9 +36,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import free_port
-from tests.jit.conftest import DemoIdP
-from tests.jit.conftest import okta_attributes
+from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import okta_attributes
+from tests.helpers.servers import free_port
 
 pytestmark = pytest.mark.wheel
 

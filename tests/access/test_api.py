@@ -274,7 +274,7 @@ def test_authentication_errors(client: FlaskClient, db: Database, cast: Cast) ->
     assert (anonymous.status_code, anonymous.get_json()["error"]) == (401, "unauthorized")
     bad = client.get("/api/access/requests", headers={"Authorization": "Bearer fd_x_y"})
     assert bad.status_code == 401
-    from tests.conftest import make_token
+    from tests.helpers.factories import make_token
 
     scim_only = make_token(db)
     wrong = client.get("/api/access/requests", headers={"Authorization": f"Bearer {scim_only}"})

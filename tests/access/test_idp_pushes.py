@@ -19,8 +19,8 @@ from app.db import Database
 from app.uow import UnitOfWork
 from app.web.context import get_access_config
 from tests.access.conftest import Cast
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
 
 
 def grant_to(app: Flask, db: Database, user_id: str, name: str) -> None:

@@ -13,9 +13,9 @@ import config
 from app.db import Database
 from tests.access.conftest import WEBHOOK_SECRET
 from tests.access.conftest import Cast
-from tests.conftest import LiveServer
 from tests.helpers.access import events
 from tests.helpers.access import personal_token
+from tests.helpers.servers import LiveServer
 from tests.helpers.webhooks import Receiver
 
 TOML = """

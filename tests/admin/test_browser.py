@@ -12,56 +12,36 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser
-from playwright.sync_api import Page
 from playwright.sync_api import expect
-from playwright.sync_api import sync_playwright
 
 import config
 from app.db import Database
-from jit.demo.idp import DemoIdP
-from tests.admin.conftest import ADMIN_GROUP
-from tests.admin.conftest import IDP_URL
-from tests.conftest import LiveServer
-from tests.conftest import make_token
+from tests.helpers.console import ADMIN_GROUP
+from tests.helpers.console import IDP_URL
+from tests.helpers.console import watch_csp
+from tests.helpers.factories import USER_SCHEMA
+from tests.helpers.factories import make_token
+from tests.helpers.saml import DemoIdP
+from tests.helpers.servers import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 SCREENSHOT = os.environ.get("FRONTDESK_SCREENSHOT")  # e.g. /tmp/admin-audit.png, to look at
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():  # `make test` installs it; say how when run by hand
-        pytest.fail(f"{CHROMIUM} is missing: run `make install` or `apt-get install chromium`")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def server_idp(tmp_path: Path) -> DemoIdP:
-    """A demo IdP whose metadata the server trusts (the SP URL is filled in once it runs)."""
-    return DemoIdP.for_frontdesk(tmp_path / "idp", IDP_URL, "http://127.0.0.1")
 
 
 @pytest.fixture
 def server(settings: config.Settings, server_idp: DemoIdP, db: Database,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+           monkeypatch: pytest.MonkeyPatch,
+           start_server: Callable[[config.Settings], LiveServer]) -> LiveServer:
     """Frontdesk under gunicorn, trusting the demo IdP, with one admin group."""
     metadata = str(server_idp.metadata_path)
     monkeypatch.setenv("FRONTDESK_SAML_IDP_METADATA", metadata)
     monkeypatch.setenv("FRONTDESK_ADMIN_GROUPS", ADMIN_GROUP)
-    live = LiveServer(dataclasses.replace(settings, saml_idp_metadata=(metadata,)))
-    yield live
-    live.stop()
+    return start_server(dataclasses.replace(settings, saml_idp_metadata=(metadata,)))
 
 
 def print_login_link(settings: config.Settings, server: LiveServer, label: str) -> str:
@@ -82,19 +62,12 @@ def print_login_link(settings: config.Settings, server: LiveServer, label: str) 
 def scim_create_user(server: LiveServer, token: str, user_name: str) -> str:
     response = httpx.post(
         f"{server.url}/scim/v2/Users", timeout=10,
-        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        json={"schemas": [USER_SCHEMA],
               "userName": user_name, "displayName": "Ada Lovelace"},
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
     assert response.status_code == 201, response.text
     user_id: str = response.json()["id"]
     return user_id
-
-
-def watch_csp(page: Page) -> list[str]:
-    violations: list[str] = []
-    page.on("console", lambda msg: violations.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
-    return violations
 
 
 def test_admin_signs_in_filters_opens_an_event_and_deactivates_a_user(

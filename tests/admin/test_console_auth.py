@@ -9,44 +9,23 @@ from flask.testing import FlaskClient
 
 from app.admins import create_login_link
 from app.audit.events import Actor
-from app.audit.query import AuditFilter
-from app.audit.query import list_events
 from app.db import Database
-from app.models import AuditEvent
 from app.uow import UnitOfWork
-from jit.demo.idp import DemoIdP
-from tests.admin.conftest import ADMIN_GROUP
-from tests.admin.conftest import BASE_URL
-from tests.admin.conftest import csrf_of
-from tests.admin.conftest import login_link
-from tests.admin.conftest import sign_in_with_link
-from tests.admin.conftest import sso_login
-from tests.admin.conftest import text_of
-from tests.conftest import ScimClient
+from tests.helpers.audit import events
+from tests.helpers.clients import BASE_URL
+from tests.helpers.clients import ScimClient
+from tests.helpers.console import ADMIN_GROUP
+from tests.helpers.console import csrf_of
+from tests.helpers.console import login_link
+from tests.helpers.console import sign_in_with_link
+from tests.helpers.console import sso_login
+from tests.helpers.console import text_of
+from tests.helpers.factories import create_group
+from tests.helpers.factories import create_user
+from tests.helpers.saml import DemoIdP
 
 PAGES = ["/admin/", "/admin/audit", "/admin/users", "/admin/groups", "/admin/audit/1",
          "/admin/users/x", "/admin/groups/x"]
-
-
-def events(db: Database, action: str) -> list[AuditEvent]:
-    with db.read_session() as session:
-        return list_events(session, AuditFilter(action=action)).events
-
-
-def create_user(scim: ScimClient, user_name: str) -> str:
-    response = scim.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                                    "userName": user_name})
-    assert response.status_code == 201
-    user_id: str = response.get_json()["id"]
-    return user_id
-
-
-def create_group(scim: ScimClient, name: str) -> str:
-    response = scim.post("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                                     "displayName": name})
-    assert response.status_code == 201
-    group_id: str = response.get_json()["id"]
-    return group_id
 
 
 # -- nobody signed in -------------------------------------------------------------------------

@@ -17,44 +17,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import insert
 
-from app.audit.query import AuditFilter
-from app.audit.query import list_events
 from app.db import Database
-from app.models import AuditEvent
 from app.models import Group
 from app.models import Membership
 from app.models import User
-from jit.demo.idp import DemoIdP
-from tests.admin.conftest import ADMIN_GROUP
-from tests.admin.conftest import csrf_of
-from tests.admin.conftest import link_after
-from tests.admin.conftest import sso_login
-from tests.admin.conftest import table_rows
-from tests.admin.conftest import text_of
-from tests.conftest import ScimClient
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-
-
-def events(db: Database, action: str) -> list[AuditEvent]:
-    with db.read_session() as session:
-        return list_events(session, AuditFilter(action=action)).events
-
-
-def create_user(scim: ScimClient, user_name: str, **extra: object) -> str:
-    response = scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": user_name, **extra})
-    assert response.status_code == 201, response.get_json()
-    user_id: str = response.get_json()["id"]
-    return user_id
-
-
-def create_group(scim: ScimClient, name: str, members: list[str] = ()) -> str:  # type: ignore[assignment]
-    response = scim.post("/Groups", {"schemas": [GROUP_SCHEMA], "displayName": name,
-                                     "members": [{"value": m} for m in members]})
-    assert response.status_code == 201, response.get_json()
-    group_id: str = response.get_json()["id"]
-    return group_id
+from tests.helpers.audit import events
+from tests.helpers.clients import ScimClient
+from tests.helpers.console import ADMIN_GROUP
+from tests.helpers.console import csrf_of
+from tests.helpers.console import link_after
+from tests.helpers.console import sso_login
+from tests.helpers.console import table_rows
+from tests.helpers.console import text_of
+from tests.helpers.factories import create_group
+from tests.helpers.factories import create_user
+from tests.helpers.saml import DemoIdP
 
 
 def deactivate(admin: FlaskClient, user_id: str, reason: str, active: str = "false"
@@ -180,10 +157,10 @@ def test_downloads_stream_the_current_filter_and_are_audited(
     assert [e["action"] for e in lines] == ["user:create"] * 3
     assert [e["seq"] for e in lines] == sorted(e["seq"] for e in lines)
     exports = events(db, "audit:export")
-    assert [e.changes["format"][1] for e in exports if e.changes] == ["jsonl", "csv"]
-    assert exports[1].changes == {"format": [None, "csv"],
+    assert [e.changes["format"][1] for e in exports if e.changes] == ["csv", "jsonl"]
+    assert exports[0].changes == {"format": [None, "csv"],
                                   "filters": [None, {"action": "user:create"}]}
-    assert exports[0].actor_label == "link:first admin"
+    assert exports[1].actor_label == "link:first admin"
 
 
 # -- users ------------------------------------------------------------------------------------

@@ -11,33 +11,17 @@ import pytest
 from click.testing import CliRunner
 
 from app.audit import triggers
-from app.cli.main import main as cli
 from app.db import Database
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
+from tests.helpers.audit import event_rows
+from tests.helpers.audit import verify
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
 
 IP = "203.0.113.9"
-COLUMNS = ("seq", "actor_kind", "actor_id", "actor_label", "action", "target_kind", "target_id",
-           "target_label", "outcome", "changes", "request_id", "source_ip", "user_agent")
-
-
-def events(db: Database, after: int = 0) -> list[dict[str, Any]]:
-    with db.engine.connect() as conn:
-        result = conn.exec_driver_sql(
-            f"SELECT {', '.join(COLUMNS)} FROM audit_events ORDER BY seq"  # noqa: S608
-        ).all()
-    out = []
-    for row in result:
-        event = dict(zip(COLUMNS, row, strict=True))
-        if isinstance(event["changes"], str):
-            event["changes"] = json.loads(event["changes"])
-        if event["seq"] > after:
-            out.append(event)
-    return out
 
 
 def last_seq(db: Database) -> int:
-    all_events = events(db)
+    all_events = event_rows(db)
     return int(all_events[-1]["seq"]) if all_events else 0
 
 
@@ -71,7 +55,7 @@ def call(scim: ScimClient) -> Caller:
 
 
 def only_event(db: Database, after: int, request_id: str) -> dict[str, Any]:
-    new = events(db, after)
+    new = event_rows(db, after)
     assert len(new) == 1, new
     event = new[0]
     assert event["request_id"] == request_id
@@ -170,7 +154,7 @@ def test_group_and_membership_events(call: Caller, db: Database, scim: ScimClien
                                             "members": [{"value": alice}, {"value": bob}]})
     assert created.status_code == 201
     group_id = created.json["id"]
-    new = events(db, seq)
+    new = event_rows(db, seq)
     assert [e["action"] for e in new] == ["group:create", "group:member:add", "group:member:add"]
     assert all(e["request_id"] == rid and e["source_ip"] == IP and e["actor_id"] == actor
                and e["target_id"] == group_id and e["target_label"] == "Guides" for e in new)
@@ -197,7 +181,7 @@ def test_group_and_membership_events(call: Caller, db: Database, scim: ScimClien
     replaced, rid = call("PATCH", f"/Groups/{group_id}", patch_op(
         {"op": "replace", "path": "members", "value": [{"value": bob}, {"value": alice}]}))
     assert replaced.status_code == 204
-    new = events(db, seq)
+    new = event_rows(db, seq)
     assert sorted((e["action"], json.dumps(e["changes"])) for e in new) == sorted([
         ("group:member:add", json.dumps({"member": [None, alice]})),
         ("group:member:remove", json.dumps({"member": [carol, None]})),
@@ -215,7 +199,7 @@ def test_group_and_membership_events(call: Caller, db: Database, scim: ScimClien
     seq = last_seq(db)
     deleted, rid = call("DELETE", f"/Groups/{group_id}")
     assert deleted.status_code == 204
-    new = events(db, seq)
+    new = event_rows(db, seq)
     assert [e["action"] for e in new if e["action"] == "group:delete"] == ["group:delete"]
     assert all(e["request_id"] == rid for e in new)
     delete_event = next(e for e in new if e["action"] == "group:delete")
@@ -239,20 +223,20 @@ def test_generated_request_id_is_echoed_and_recorded(scim: ScimClient, db: Datab
     response = scim.post("/Users", json={"userName": "nobody-sent-an-id"})
     generated = response.headers["X-Request-Id"]
     assert generated
-    assert events(db)[-1]["request_id"] == generated
+    assert event_rows(db)[-1]["request_id"] == generated
     bad = scim.post("/Users", json={"userName": "bad-id"},
                     headers={"X-Request-Id": "not valid; <script>"})
     assert bad.headers["X-Request-Id"] != "not valid; <script>"
-    assert events(db)[-1]["request_id"] == bad.headers["X-Request-Id"]
+    assert event_rows(db)[-1]["request_id"] == bad.headers["X-Request-Id"]
 
 
 def test_failed_writes_leave_no_event(scim: ScimClient, db: Database) -> None:
     scim.post("/Users", json={"userName": "taken"})
-    before = events(db)
+    before = event_rows(db)
     assert scim.post("/Users", json={"userName": "TAKEN"}).status_code == 409
     assert scim.post("/Groups", json={"displayName": "G", "members": [
         {"value": "00000000-0000-0000-0000-000000000000"}]}).status_code == 400
-    assert events(db) == before
+    assert event_rows(db) == before
 
 
 # --- no-op writes ------------------------------------------------------------------------
@@ -266,7 +250,7 @@ def test_writes_that_change_nothing_record_nothing(scim: ScimClient, db: Databas
     alice = scim.post("/Users", json={"userName": "alice"}).json["id"]
     group = scim.post("/Groups", json={"displayName": "G", "members": [{"value": alice}]}).json
     group_path = f"/Groups/{group['id']}"
-    before = events(db)
+    before = event_rows(db)
     same = [
         scim.put(path, json=body),
         scim.put(path, json={**body, "active": True}),
@@ -295,7 +279,7 @@ def test_writes_that_change_nothing_record_nothing(scim: ScimClient, db: Databas
     for response in group_same:
         assert response.status_code in {200, 204}
         assert response.headers["ETag"] == group["meta"]["version"]
-    assert events(db) == before
+    assert event_rows(db) == before
     assert scim.get(path).json["meta"] == user["meta"]
     assert scim.get(group_path).json["meta"] == group["meta"]
 
@@ -310,11 +294,6 @@ def tamper(db: Database, *statements: str) -> None:
         for statement in statements:
             conn.exec_driver_sql(statement)
         triggers.install(conn.exec_driver_sql, db.dialect)
-
-
-def verify(runner: CliRunner) -> tuple[int, str]:
-    result = runner.invoke(cli, ["audit", "verify"])
-    return result.exit_code, result.output
 
 
 @pytest.fixture

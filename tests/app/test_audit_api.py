@@ -13,12 +13,12 @@ from typing import Any
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from app.audit.events import Actor
 from app.cli.main import main as frontdesk
 from app.db import Database
-from app.uow import UnitOfWork
-from tests.conftest import ScimClient
-from tests.conftest import make_token
+from tests.helpers.audit import seed
+from tests.helpers.clients import ScimClient
+from tests.helpers.factories import create_user
+from tests.helpers.factories import make_token
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -44,14 +44,6 @@ class Reader:
 
 def reader(client: FlaskClient, db: Database) -> Reader:
     return Reader(client, make_token(db, "siem", ("audit:read",)))
-
-
-def create_user(scim: ScimClient, user_name: str, **headers: str) -> str:
-    response = scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": user_name},
-                         headers=headers)
-    assert response.status_code == 201
-    user_id: str = response.get_json()["id"]
-    return user_id
 
 
 def deactivate(scim: ScimClient, user_id: str) -> None:
@@ -173,8 +165,8 @@ def test_filter_by_time_range(client: FlaskClient, db: Database, scim: ScimClien
 
 
 def test_filter_by_request_id(client: FlaskClient, db: Database, scim: ScimClient) -> None:
-    create_user(scim, "ada@example.com", **{"X-Request-Id": "req-ada-1"})
-    create_user(scim, "bob@example.com", **{"X-Request-Id": "req-bob-2"})
+    create_user(scim, "ada@example.com", headers={"X-Request-Id": "req-ada-1"})
+    create_user(scim, "bob@example.com", headers={"X-Request-Id": "req-bob-2"})
     api = reader(client, db)
 
     [event] = api.events(request_id="req-bob-2")
@@ -200,19 +192,9 @@ def test_free_text_searches_actor_and_target_labels(client: FlaskClient, db: Dat
 
 # -- pages ------------------------------------------------------------------------------------
 
-def seed(db: Database, count: int, prefix: str = "e") -> None:
-    """Append ``count`` events in one transaction (test data)."""
-    with UnitOfWork(db) as uow:
-        for i in range(count):
-            uow.audit.record("test:event", actor=Actor("test", "seeder", "seeder"),
-                             target_kind="thing", target_id=f"{prefix}{i}",
-                             target_label=f"{prefix}{i}")
-        uow.commit()
-
-
 def test_cursor_pages_are_newest_first_and_stable_under_inserts(
         client: FlaskClient, db: Database) -> None:
-    seed(db, 25)
+    seed(db, 25, prefix="e")
     api = reader(client, db)  # seq 26: its token:create
     seen: list[int] = []
     cursor = None
@@ -235,7 +217,7 @@ def test_cursor_pages_are_newest_first_and_stable_under_inserts(
 
 
 def test_limit_is_bounded(client: FlaskClient, db: Database) -> None:
-    seed(db, 510)
+    seed(db, 510, prefix="e")
     api = reader(client, db)
 
     assert len(api.events()) == 50

@@ -26,35 +26,14 @@ from sqlalchemy.exc import DBAPIError
 
 import config
 from app.audit.chain import verify_chain
-from app.audit.events import Actor
 from app.audit.query import AuditFilter
 from app.audit.query import list_events
 from app.cli.main import main as frontdesk
 from app.db import Database
-from app.uow import UnitOfWork
-from tests.conftest import ScimClient
-from tests.conftest import make_token
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-def create_user(scim: ScimClient, user_name: str) -> str:
-    response = scim.post("/Users", {"schemas": [USER_SCHEMA], "userName": user_name})
-    assert response.status_code == 201
-    user_id: str = response.get_json()["id"]
-    return user_id
-
-
-def seed(db: Database, count: int, *, when: datetime | None = None) -> None:
-    """Append ``count`` events in one transaction, optionally dated ``when`` (test data)."""
-    with UnitOfWork(db) as uow:
-        for i in range(count):
-            uow.audit.record("test:event", actor=Actor("test", "seeder", "seeder"),
-                             target_kind="thing", target_id=f"t{i}", target_label=f"thing {i}")
-        if when is not None:
-            for pending in uow.audit.pending:
-                pending.occurred_at = when
-        uow.commit()
+from tests.helpers.audit import seed
+from tests.helpers.clients import ScimClient
+from tests.helpers.factories import create_user
+from tests.helpers.factories import make_token
 
 
 def run(runner: CliRunner, *args: str) -> str:

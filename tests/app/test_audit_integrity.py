@@ -20,25 +20,16 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from app.audit import triggers
-from app.audit.chain import VerifyResult
 from app.audit.chain import seal
-from app.audit.chain import verify_chain
 from app.audit.events import Actor
 from app.cli.main import main as frontdesk
 from app.db import Database
 from app.models import AuditEvent
 from app.uow import UnitOfWork
-from tests.conftest import LiveServer
-from tests.conftest import make_token
-
-
-def seed(db: Database, count: int) -> None:
-    for i in range(count):  # one transaction each, like real requests
-        with UnitOfWork(db) as uow:
-            uow.audit.record("test:event", actor=Actor("test", "seeder", "seeder"),
-                             target_kind="thing", target_id=f"t{i}", target_label=f"thing {i}",
-                             changes={"n": [None, i]})
-            uow.commit()
+from tests.helpers.audit import check_chain
+from tests.helpers.audit import seed
+from tests.helpers.factories import make_token
+from tests.helpers.servers import LiveServer
 
 
 @contextmanager
@@ -57,11 +48,6 @@ def tampering(db: Database) -> Iterator[Connection]:
             triggers.install(lambda sql: conn.execute(text(sql)), "sqlite")
 
 
-def verify(db: Database) -> VerifyResult:
-    with db.snapshot_session() as session:
-        return verify_chain(session)
-
-
 def row(conn: Connection, seq: int) -> dict[str, Any]:
     return dict(conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq == seq))
                 .mappings().one())
@@ -69,8 +55,8 @@ def row(conn: Connection, seq: int) -> dict[str, Any]:
 
 @pytest.fixture
 def chain(db: Database) -> Database:
-    seed(db, 5)
-    assert verify(db).ok and verify(db).checked == 5
+    seed(db, 5, one_by_one=True)
+    assert check_chain(db).ok and check_chain(db).checked == 5
     return db
 
 
@@ -96,7 +82,7 @@ def test_an_edited_row_is_caught(chain: Database, column: str, value: Any) -> No
         conn.execute(text(f"UPDATE audit_events SET {column} = :v WHERE seq = 3"),  # noqa: S608
                      {"v": value})
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert result.bad_seq == 3
@@ -111,7 +97,7 @@ def test_an_edit_with_a_recomputed_hash_is_caught_by_the_next_row(chain: Databas
         conn.execute(text("UPDATE audit_events SET hash = :h WHERE seq = 3"),
                      {"h": seal(forged)})
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert result.bad_seq == 4
@@ -122,7 +108,7 @@ def test_a_deleted_row_is_caught(chain: Database) -> None:
     with tampering(chain) as conn:
         conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert result.bad_seq == 2
@@ -133,7 +119,7 @@ def test_a_deleted_newest_row_is_caught(chain: Database) -> None:
     with tampering(chain) as conn:
         conn.execute(text("DELETE FROM audit_events WHERE seq = 5"))
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert "head says #5" in (result.problem or "")
@@ -152,7 +138,7 @@ def test_an_appended_forged_row_is_caught(chain: Database) -> None:
     with tampering(chain) as conn:
         conn.execute(AuditEvent.__table__.insert().values(forged_after(conn, 5, 6)))
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert "head says #5" in (result.problem or "")
@@ -166,7 +152,7 @@ def test_a_row_inserted_in_the_middle_is_caught(chain: Database) -> None:
                          {"n": seq + 1, "o": seq})
         conn.execute(AuditEvent.__table__.insert().values(forged_after(conn, 2, 3)))
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert result.bad_seq == 4  # the moved #3 no longer matches its sealed seq
@@ -178,7 +164,7 @@ def test_reordered_rows_are_caught(chain: Database) -> None:
         conn.execute(text("UPDATE audit_events SET seq = 2 WHERE seq = 3"))
         conn.execute(text("UPDATE audit_events SET seq = 3 WHERE seq = -1"))
 
-    result = verify(chain)
+    result = check_chain(chain)
 
     assert not result.ok
     assert result.bad_seq == 2
@@ -192,7 +178,7 @@ def test_verify_walks_a_chain_longer_than_one_batch(db: Database) -> None:
         uow.commit()
     with tampering(db) as conn:
         conn.execute(text("UPDATE audit_events SET target_id = 'x' WHERE seq = 11000"))
-    result = verify(db)
+    result = check_chain(db)
     assert (result.ok, result.bad_seq, result.checked) == (False, 11000, 10999)
 
 
@@ -219,7 +205,7 @@ def test_parallel_writes_through_two_gunicorn_workers_keep_one_chain(
         statuses = list(pool.map(create, range(100)))
 
     assert statuses == [200] * 100
-    result = verify(db)
+    result = check_chain(db)
     assert result.ok, result.problem
     assert result.checked == 1 + 100 + 100
     with db.read_session() as session:

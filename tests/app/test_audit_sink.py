@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,8 @@ from app.audit.query import AuditFilter
 from app.audit.query import list_events
 from app.cli.main import main as frontdesk
 from app.db import Database
-from app.web.context import get_db
-from app.web.factory import create_app
-from tests.conftest import ScimClient
-from tests.conftest import empty_database
-from tests.conftest import make_token
+from tests.helpers.clients import ScimClient
+from tests.helpers.factories import make_token
 
 USER = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@example.com"}
 
@@ -33,13 +29,9 @@ def sink(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app(settings: config.Settings, sink: Path) -> Iterator[Flask]:
+def settings(settings: config.Settings, sink: Path) -> config.Settings:
     sink.parent.mkdir()
-    application = create_app(dataclasses.replace(settings, audit_log_file=str(sink)))
-    application.config["TESTING"] = True
-    empty_database(get_db(application))
-    yield application
-    get_db(application).dispose()
+    return dataclasses.replace(settings, audit_log_file=str(sink))
 
 
 def lines(sink: Path) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from app.cli.main import main as cli
 from app.db import Database
 from app.web.context import get_db
 from app.web.factory import create_app
-from tests.conftest import ScimClient
+from tests.helpers.clients import ScimClient
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 

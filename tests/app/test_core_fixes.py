@@ -374,7 +374,7 @@ def test_a_redirect_target_holds_no_whitespace(space: str) -> None:
 
 # -- 6. gunicorn takes its settings from config.load(), like the app -----------------------------
 
-GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
+GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn_conf.py"
 
 
 def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from app.audit.events import Actor
 from app.db import Database
 from app.models import User
 from app.uow import UnitOfWork
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
 
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 SETUP = Actor("test", "setup", "setup")

@@ -15,30 +15,27 @@ from saml2.xml.schema import _create_xml_schema_validator
 
 import config
 from app.db import Database
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
-from tests.jit.conftest import ACS_URL
-from tests.jit.conftest import ENTRA
-from tests.jit.conftest import SP_ENTITY_ID
-from tests.jit.conftest import DemoIdP
-from tests.jit.conftest import events
-from tests.jit.conftest import links
-from tests.jit.conftest import memberships
-from tests.jit.conftest import okta_attributes
-from tests.jit.conftest import post_acs
-from tests.jit.conftest import reason_of
-from tests.jit.conftest import sp_login
-from tests.jit.conftest import start_login
-from tests.jit.conftest import user_by_name
-from tests.jit.conftest import user_count
-from tests.jit.conftest import users
+from tests.helpers.audit import events
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
+from tests.helpers.console import csrf_of
+from tests.helpers.reads import links
+from tests.helpers.reads import memberships
+from tests.helpers.reads import user_by_name
+from tests.helpers.reads import user_count
+from tests.helpers.reads import users
+from tests.helpers.saml import ACS_URL
+from tests.helpers.saml import ENTRA
+from tests.helpers.saml import SP_ENTITY_ID
+from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import okta_attributes
+from tests.helpers.saml import post_acs
+from tests.helpers.saml import reason_of
+from tests.helpers.saml import sp_login
+from tests.helpers.saml import start_login
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 MD_NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata"}
-
-
-def csrf_of(page: str) -> str:
-    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
 
 
 # -- first login ------------------------------------------------------------------------------

@@ -25,19 +25,19 @@ from saml2.xmldsig import SIG_RSA_SHA1
 import config
 from app.db import Database
 from jit.demo.idp import encode_response
-from tests.conftest import ScimClient
+from tests.helpers.audit import events
+from tests.helpers.clients import ScimClient
+from tests.helpers.reads import snapshot
+from tests.helpers.reads import user_by_name
+from tests.helpers.reads import user_count
+from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import okta_attributes
+from tests.helpers.saml import post_acs
+from tests.helpers.saml import reason_of
+from tests.helpers.saml import sp_login
+from tests.helpers.saml import start_login
+from tests.helpers.saml import with_idp_policy
 from tests.jit import saml_attacks as attacks
-from tests.jit.conftest import DemoIdP
-from tests.jit.conftest import events
-from tests.jit.conftest import okta_attributes
-from tests.jit.conftest import post_acs
-from tests.jit.conftest import reason_of
-from tests.jit.conftest import snapshot
-from tests.jit.conftest import sp_login
-from tests.jit.conftest import start_login
-from tests.jit.conftest import user_by_name
-from tests.jit.conftest import user_count
-from tests.jit.conftest import with_idp_policy
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 VICTIM = "victim@example.com"
@@ -98,9 +98,9 @@ def test_signature_stripped(client: FlaskClient, idp: DemoIdP, db: Database,
 
 
 def test_signature_stripped_even_when_response_signature_only(
-        make_app: Callable[..., Flask], saml_settings: config.Settings, idp: DemoIdP,
+        make_app: Callable[..., Flask], settings: config.Settings, idp: DemoIdP,
         db: Database) -> None:
-    client = make_app(with_idp_policy(saml_settings, idp.entity_id,
+    client = make_app(with_idp_policy(settings, idp.entity_id,
                                       response_signature_only=True)).test_client()
     xml = signed_xml(idp, sign_assertion=False, sign_response=True)
     refused(client, db, encode_response(attacks.strip_signatures(xml)), "signature")
@@ -142,9 +142,9 @@ def test_xml_signature_wrapping(client: FlaskClient, idp: DemoIdP, db: Database,
 
 @pytest.mark.parametrize("variant", [1, 2])
 def test_response_signature_wrapping_when_response_signature_only(
-        make_app: Callable[..., Flask], saml_settings: config.Settings, idp: DemoIdP,
+        make_app: Callable[..., Flask], settings: config.Settings, idp: DemoIdP,
         db: Database, variant: int) -> None:
-    client = make_app(with_idp_policy(saml_settings, idp.entity_id,
+    client = make_app(with_idp_policy(settings, idp.entity_id,
                                       response_signature_only=True)).test_client()
     for sign_assertion in (False, True):
         xml = signed_xml(idp, sign_assertion=sign_assertion, sign_response=True)

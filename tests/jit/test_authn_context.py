@@ -37,16 +37,16 @@ from tests.helpers.access import make_group
 from tests.helpers.access import make_user
 from tests.helpers.access import personal_token
 from tests.helpers.access import with_access
+from tests.helpers.clients import BASE_URL
+from tests.helpers.saml import ENTRA
+from tests.helpers.saml import AuthnRequestInfo
+from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import okta_attributes
+from tests.helpers.saml import post_acs
+from tests.helpers.saml import reason_of
+from tests.helpers.saml import start_login
+from tests.helpers.saml import with_idp_policy
 from tests.jit import saml_attacks
-from tests.jit.conftest import BASE_URL
-from tests.jit.conftest import ENTRA
-from tests.jit.conftest import AuthnRequestInfo
-from tests.jit.conftest import DemoIdP
-from tests.jit.conftest import okta_attributes
-from tests.jit.conftest import post_acs
-from tests.jit.conftest import reason_of
-from tests.jit.conftest import start_login
-from tests.jit.conftest import with_idp_policy
 
 ADA = "ada@example.com"
 BOB = "bob@example.com"

@@ -32,12 +32,12 @@ from saml2.xmldsig import SIG_RSA_SHA256
 from jit.demo.idp import AMR_CLAIM
 from jit.demo.idp import ENTRA_CLAIMS
 from jit.demo.idp import ENTRA_SINGLE_FACTOR
-from jit.demo.idp import DemoIdP
 from jit.demo.idp import DemoIdPError
 from jit.demo.idp import create_idp_app
 from jit.demo.idp import decode_response
 from jit.demo.idp import demo_attributes
 from jit.demo.idp import main
+from tests.helpers.saml import DemoIdP
 from tests.jit import saml_attacks
 
 SP_BASE = "http://127.0.0.1:8000"

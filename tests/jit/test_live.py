@@ -17,13 +17,13 @@ import httpx
 
 from app.db import Database
 from jit.demo.idp import encode_response
-from tests.conftest import LiveServer
+from tests.helpers.audit import events
+from tests.helpers.reads import links
+from tests.helpers.reads import users
+from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import okta_attributes
+from tests.helpers.servers import LiveServer
 from tests.jit import saml_attacks as attacks
-from tests.jit.conftest import DemoIdP
-from tests.jit.conftest import events
-from tests.jit.conftest import links
-from tests.jit.conftest import okta_attributes
-from tests.jit.conftest import users
 
 ADA = "ada@example.com"
 

@@ -12,33 +12,33 @@ from flask.testing import FlaskClient
 
 import config
 from app.db import Database
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
-from tests.jit.conftest import DemoIdP
-from tests.jit.conftest import events
-from tests.jit.conftest import group_names
-from tests.jit.conftest import links
-from tests.jit.conftest import memberships
-from tests.jit.conftest import okta_attributes
-from tests.jit.conftest import post_acs
-from tests.jit.conftest import reason_of
-from tests.jit.conftest import snapshot
-from tests.jit.conftest import sp_login
-from tests.jit.conftest import user_by_name
-from tests.jit.conftest import user_count
-from tests.jit.conftest import with_idp_policy
+from tests.helpers.audit import events
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
+from tests.helpers.reads import group_names
+from tests.helpers.reads import links
+from tests.helpers.reads import memberships
+from tests.helpers.reads import snapshot
+from tests.helpers.reads import user_by_name
+from tests.helpers.reads import user_count
+from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import okta_attributes
+from tests.helpers.saml import post_acs
+from tests.helpers.saml import reason_of
+from tests.helpers.saml import sp_login
+from tests.helpers.saml import with_idp_policy
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 ADA = "ada@example.com"
 
 
 @pytest.fixture
-def with_policy(make_app: Callable[..., Flask], saml_settings: config.Settings, idp: DemoIdP
+def with_policy(make_app: Callable[..., Flask], settings: config.Settings, idp: DemoIdP
                 ) -> Callable[..., FlaskClient]:
     """A browser for an app whose policy for IdP A is ``policy``."""
 
     def build(**policy: Any) -> FlaskClient:
-        return make_app(with_idp_policy(saml_settings, idp.entity_id, **policy)).test_client()
+        return make_app(with_idp_policy(settings, idp.entity_id, **policy)).test_client()
 
     return build
 

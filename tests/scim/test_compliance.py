@@ -21,8 +21,8 @@ from scim2_tester import Status
 from scim2_tester import check_server
 
 from app.db import Database
-from tests.conftest import LiveServer
-from tests.conftest import make_token
+from tests.helpers.factories import make_token
+from tests.helpers.servers import LiveServer
 
 
 @contextmanager

@@ -8,6 +8,7 @@ user, group, membership, indexed value or audit event changed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,15 +18,13 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-import config
 from app.cli.main import main as cli
 from app.db import Database
 from app.web.context import get_db
-from app.web.factory import create_app
-from tests.conftest import SCIM_HEADERS
-from tests.conftest import ScimClient
-from tests.conftest import make_token
-from tests.conftest import patch_op
+from tests.helpers.clients import SCIM_HEADERS
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
+from tests.helpers.factories import make_token
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -260,11 +259,8 @@ def test_plain_json_media_type_is_accepted(scim: ScimClient) -> None:
 
 
 @pytest.fixture
-def small_app(app: Flask, settings: config.Settings) -> Iterator[Flask]:
-    capped = create_app(dataclasses.replace(settings, scim_max_body_bytes=512))
-    capped.config["TESTING"] = True
-    yield capped
-    get_db(capped).dispose()
+def small_app(app: Flask, make_app: Callable[..., Flask]) -> Flask:
+    return make_app(scim_max_body_bytes=512)
 
 
 def test_oversized_body_is_413(small_app: Flask, db: Database) -> None:

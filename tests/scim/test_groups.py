@@ -8,22 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from app.db import Database
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
+from tests.helpers.reads import count
 
 BASE = "https://frontdesk.example.com/scim/v2"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 MISSING = "00000000-0000-0000-0000-000000000000"
-
-
-def rows(db: Database, sql: str) -> list[Any]:
-    with db.engine.connect() as conn:
-        return list(conn.exec_driver_sql(sql).all())
-
-
-def count(db: Database, table: str) -> int:
-    return int(rows(db, f"SELECT count(*) FROM {table}")[0][0])  # noqa: S608
 
 
 def snapshot(db: Database) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -15,9 +15,8 @@ from flask import Flask
 
 import config
 from app.web.context import get_db
-from app.web.factory import create_app
-from tests.conftest import ScimClient
-from tests.conftest import make_token
+from tests.helpers.clients import ScimClient
+from tests.helpers.factories import make_token
 
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -345,13 +344,10 @@ def test_bad_paging_parameters(scim: ScimClient) -> None:
 
 
 @pytest.fixture
-def small_scim(app: Flask, settings: config.Settings) -> Iterator[ScimClient]:
+def small_scim(app: Flask, make_app: Callable[..., Flask]) -> ScimClient:
     """A second app on the same database with a page size capped at 3."""
-    capped = create_app(dataclasses.replace(settings, scim_max_page_size=3,
-                                            scim_default_page_size=2))
-    capped.config["TESTING"] = True
-    yield ScimClient(capped.test_client(), make_token(get_db(capped), "capped"))
-    get_db(capped).dispose()
+    capped = make_app(scim_max_page_size=3, scim_default_page_size=2)
+    return ScimClient(capped.test_client(), make_token(get_db(capped), "capped"))
 
 
 def test_count_is_capped_at_the_advertised_maximum(small_scim: ScimClient) -> None:

@@ -18,8 +18,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.db import Database
-from tests.conftest import LiveServer
-from tests.conftest import make_token
+from tests.helpers.factories import make_token
+from tests.helpers.servers import LiveServer
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"

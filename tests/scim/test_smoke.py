@@ -1,6 +1,6 @@
 """The first request a new user makes: create a user, find it, fetch it."""
 
-from tests.conftest import ScimClient
+from tests.helpers.clients import ScimClient
 
 
 def test_create_find_fetch(scim: ScimClient) -> None:

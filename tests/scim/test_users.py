@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from app.db import Database
-from tests.conftest import ScimClient
-from tests.conftest import patch_op
+from tests.helpers.clients import ScimClient
+from tests.helpers.clients import patch_op
+from tests.helpers.reads import count
+from tests.helpers.reads import rows
 
 BASE = "https://frontdesk.example.com/scim/v2"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -28,15 +30,6 @@ def make_group(scim: ScimClient, name: str, *member_ids: str) -> dict[str, Any]:
     assert response.status_code == 201, response.json
     result: dict[str, Any] = response.json
     return result
-
-
-def rows(db: Database, sql: str) -> list[Any]:
-    with db.engine.connect() as conn:
-        return list(conn.exec_driver_sql(sql).all())
-
-
-def count(db: Database, table: str) -> int:
-    return int(rows(db, f"SELECT count(*) FROM {table}")[0][0])  # noqa: S608
 
 
 def parse_time(value: str) -> datetime:

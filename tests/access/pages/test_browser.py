@@ -24,16 +24,15 @@ from playwright.sync_api import expect
 
 import config
 from app.db import Database
-from jit.demo.idp import DemoIdP
 from tests.access.conftest import Cast
-from tests.admin.conftest import ADMIN_GROUP
-from tests.admin.conftest import IDP_URL
-from tests.admin.test_browser import browser  # noqa: F401 - Debian's Chromium, once a module
-from tests.admin.test_browser import server_idp  # noqa: F401 - the IdP the server trusts
-from tests.admin.test_browser import watch_csp
-from tests.conftest import LiveServer
 from tests.helpers.access import POLICIES
+from tests.helpers.console import ADMIN_GROUP
+from tests.helpers.console import IDP_URL
+from tests.helpers.console import watch_csp
+from tests.helpers.saml import DemoIdP
+from tests.helpers.servers import LiveServer
 
+pytestmark = pytest.mark.gunicorn  # every test here serves through gunicorn
 PHONE = {"width": 390, "height": 844}
 
 
@@ -48,7 +47,7 @@ def policies_toml(path: Path) -> Path:
 
 
 @pytest.fixture
-def server(settings: config.Settings, server_idp: DemoIdP, db: Database, cast: Cast,  # noqa: F811
+def server(settings: config.Settings, server_idp: DemoIdP, db: Database, cast: Cast,
            root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """Frontdesk under gunicorn with the test policies, trusting the demo IdP, one admin group;
     the cast (and an admin) already in its database."""
@@ -64,7 +63,7 @@ def server(settings: config.Settings, server_idp: DemoIdP, db: Database, cast: C
 class Person:
     """One browser context signed in as one person, its CSP violations, its screenshots."""
 
-    def __init__(self, browser: Browser, server: LiveServer, idp: DemoIdP, email: str,  # noqa: F811
+    def __init__(self, browser: Browser, server: LiveServer, idp: DemoIdP, email: str,
                  shots: Path, *, phone: bool = False) -> None:
         self.server, self.shots, self.suffix = server, shots, "-390" if phone else ""
         self.context: BrowserContext = browser.new_context(
@@ -91,7 +90,7 @@ class Person:
 
 
 @pytest.fixture
-def sign_in(browser: Browser, server: LiveServer, server_idp: DemoIdP,  # noqa: F811
+def sign_in(browser: Browser, server: LiveServer, server_idp: DemoIdP,
             tmp_path: Path) -> Iterator[Callable[..., Person]]:
     """Open a browser context signed in as someone (``phone=True``: 390 px wide); at the end,
     no page of any of them may have broken the Content-Security-Policy."""

@@ -20,15 +20,14 @@ from app.clock import FrozenClock
 from app.db import Database
 from app.models import AccessRequest
 from app.models import Grant
-from jit.demo.idp import DemoIdP
 from tests.access.conftest import Cast
-from tests.admin.conftest import BASE_URL
-from tests.admin.conftest import sign_in_with_link
-from tests.admin.conftest import sso_login
 from tests.helpers.access import T0
 from tests.helpers.access import chain_ok
 from tests.helpers.access import event_count
 from tests.helpers.access import events
+from tests.helpers.clients import BASE_URL
+from tests.helpers.console import sign_in_with_link
+from tests.helpers.console import sso_login
 from tests.helpers.pages import body
 from tests.helpers.pages import flash
 from tests.helpers.pages import post
@@ -36,6 +35,7 @@ from tests.helpers.pages import refusal
 from tests.helpers.pages import rows
 from tests.helpers.pages import section
 from tests.helpers.pages import sign_in
+from tests.helpers.saml import DemoIdP
 
 READERS = {"group": "prod-db-readers", "duration": "2h", "reason": "incident INC-7",
            "ticket": "INC-7", "action": "submit"}

@@ -1,0 +1,86 @@
+"""The test databases: SQLite always, PostgreSQL when ``FRONTDESK_TEST_DATABASE_URL`` is set.
+
+Each pytest-xdist worker gets its own: a SQLite file in its own temporary folder, and a
+PostgreSQL database named after the configured one plus the worker (``test_gw0``), created on
+first use. The schema is migrated once per session with Alembic; between tests every table is
+emptied.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import make_url
+from sqlalchemy import text
+
+import app.models  # noqa: F401 - fills Base.metadata with every table
+from app import migrate
+from app.audit import triggers
+from app.db import Base
+from app.db import Database
+
+PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "")
+DIALECTS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+GENESIS = "0" * 64
+SINGLETONS = ("audit_head", "audit_anchor")  # one row each: reset to the genesis, never deleted
+# Children before parents, so no foreign key is ever in the way.
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in SINGLETONS]
+
+
+def xdist_worker() -> str:
+    """``gw0``, ``gw1``... under pytest-xdist; ``""`` in a plain run."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_url(url: str, worker: str) -> str:
+    """The PostgreSQL database of one xdist worker: the configured name plus ``_<worker>``."""
+    if not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+def prepare_postgresql(url: str) -> str:
+    """Create the database if it is missing, replace its schema by a freshly migrated one."""
+    parsed = make_url(url)
+    server = Database(parsed.set(database="postgres").render_as_string(hide_password=False),
+                      isolation_level="AUTOCOMMIT")
+    try:
+        with server.engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": parsed.database}).first()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        server.dispose()
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:
+            # Start from nothing: a previous run's schema may be older than ours.
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        db.dispose()
+    migrate.upgrade(url)
+    return url
+
+
+def prepare_sqlite(folder: Path) -> str:
+    url = f"sqlite:///{folder / 'frontdesk.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+def empty_database(db: Database) -> None:
+    """Delete every row and reset the audit chain to its genesis."""
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            triggers.allow_delete(lambda sql: conn.execute(text(sql)), "sqlite")
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+            triggers.forbid_delete(lambda sql: conn.execute(text(sql)), "sqlite")
+        conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": GENESIS})
+        conn.execute(text("UPDATE audit_anchor SET seq = 0, hash = :h"), {"h": GENESIS})
