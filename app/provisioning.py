@@ -142,24 +142,27 @@ def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPo
                  actor: Actor, extra: tuple[str, ...] = ()) -> None:
     """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed.
 
-    Through ``services.update_group``, as SCIM changes members: each group's row is locked,
-    its version bumped and one event recorded per member added or removed. The groups are
-    taken in the order of their ids, so that two logins never wait for each other in a circle.
+    Only the groups whose membership changes are touched, through ``services.update_group`` as
+    SCIM's changes are: each group's row is locked, its version bumped and one event recorded
+    per member added or removed. The groups are taken in the order of their ids, so that two
+    logins never wait for each other in a circle; a login that changes nothing locks no group.
     """
     if policy.groups_mode == "off" and not extra:
         return
     claimed = claims.groups or ()
     names = tuple(dict.fromkeys((claimed if policy.groups_mode != "off" else ()) + extra))
     wanted = _group_ids(uow, names, policy, actor)
-    unwanted: set[str] = set()
+    joined = {group_id for group_id, _ in uow.users.groups_of([user.id])[user.id]}
+    to_add = wanted - joined
+    to_remove: set[str] = set()
     # A missing group claim is not "member of nothing": sync only acts on a claim that is there.
     if policy.groups_mode == "sync" and claims.groups is not None:
         managed = uow.groups.managed_by_idp(user.id, claims.idp_entity_id)
-        unwanted = {group_id for group_id, _ in managed} - wanted
+        to_remove = {group_id for group_id, _ in managed} - wanted
     add = services.MemberDelta("add", (user.id,), idp_entity_id=claims.idp_entity_id)
     remove = services.MemberDelta("remove", (user.id,))
-    for group_id in sorted(wanted | unwanted):
-        services.update_group(uow, group_id, None, [add if group_id in wanted else remove],
+    for group_id in sorted(to_add | to_remove):
+        services.update_group(uow, group_id, None, [add if group_id in to_add else remove],
                               actor=actor, commit=False)
 
 

@@ -417,3 +417,28 @@ def test_gunicorn_itself_takes_the_settings(tmp_path: Path) -> None:
                 (line.partition(" = ") for line in printed.splitlines()) if value}
     assert {k: settings[k] for k in ("bind", "workers", "threads", "loglevel")} == {
         "bind": "['127.0.0.1:9200']", "workers": "3", "threads": "2", "loglevel": "warning"}
+
+
+def test_a_jit_login_that_changes_no_membership_locks_no_group(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everyone signs in with the same popular groups: such logins must not queue on their rows."""
+    for name in ("Everyone", "Engineering"):
+        with UnitOfWork(db) as uow:
+            services.create_group(uow, {"displayName": name}, (), actor=ACTOR)
+    _jit_login(db, ("Everyone", "Engineering"), 1)
+    locked: list[str] = []
+    original = GroupRepository.get
+
+    def get(self: GroupRepository, group_id: str, *, lock: bool = False) -> Group:
+        if lock:
+            locked.append(group_id)
+        return original(self, group_id, lock=lock)
+
+    monkeypatch.setattr(GroupRepository, "get", get)
+    with db.read_session() as session:
+        before = {g.display_name: g.version for g in session.execute(select(Group)).scalars()}
+    _jit_login(db, ("Everyone", "Engineering"), 2)
+    with db.read_session() as session:
+        after = {g.display_name: g.version for g in session.execute(select(Group)).scalars()}
+    assert locked == []
+    assert after == before
