@@ -14,6 +14,9 @@ DEMO_IDP_DIR  ?= instance/demo-idp
 DEMO_SP_URL   := http://127.0.0.1:$(DEMO_PORT)
 DEMO_IDP_ARGS := --port $(DEMO_IDP_PORT) --sp-base-url $(DEMO_SP_URL) --workdir $(DEMO_IDP_DIR)
 
+# `make test`: two pytest-xdist workers (the machines have 2 cores); add e.g. -m "not browser".
+PYTEST_ARGS ?= -n 2
+
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -52,7 +55,7 @@ test: $(STAMP) ## lint, type-check and run the tests (adds PostgreSQL when FRONT
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, and the import-linter layering contracts (pyproject.toml)
 	$(BIN)/ruff check .

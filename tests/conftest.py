@@ -44,6 +44,8 @@ from tests.helpers.databases import worker_url
 from tests.helpers.databases import xdist_worker
 from tests.helpers.factories import make_token
 from tests.helpers.saml import DemoIdP
+from tests.helpers.saml import install_sp_keypair
+from tests.helpers.saml import make_sp_keypair
 from tests.helpers.servers import LiveServer
 
 MARKED_BY_FIXTURE = {"start_server": "gunicorn", "browser": "browser"}
@@ -85,12 +87,26 @@ def database_url(request: pytest.FixtureRequest, migrated_databases: Callable[[s
 
 # -- settings and apps ------------------------------------------------------------------------
 
+@pytest.fixture(scope="session")
+def sp_keypair(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SAML SP's key pair, generated once per session instead of once per app."""
+    return make_sp_keypair(tmp_path_factory.mktemp("sp-keypair"))
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> config.Settings:
+def instance_path(tmp_path: Path, sp_keypair: Path) -> Path:
+    """The test's instance folder, holding the session's SP key pair already."""
+    path = tmp_path / "instance"
+    install_sp_keypair(sp_keypair, path)
+    return path
+
+
+@pytest.fixture
+def settings(database_url: str, instance_path: Path) -> config.Settings:
     return config.load(
         environ={},
         database_url=database_url,
-        instance_path=str(tmp_path / "instance"),
+        instance_path=str(instance_path),
         base_url=BASE_URL,
         secret_key="test-secret-key",
         log_level="WARNING",

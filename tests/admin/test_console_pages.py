@@ -163,6 +163,19 @@ def test_downloads_stream_the_current_filter_and_are_audited(
     assert exports[1].actor_label == "link:first admin"
 
 
+def test_audit_target_filter_beyond_ascii(admin: FlaskClient, scim: ScimClient) -> None:
+    create_user(scim, "Äda@example.com")
+    create_user(scim, "strauß@example.com")
+
+    def events_on(target: str) -> list[list[str]]:
+        response = admin.get("/admin/audit", query_string={"target": target})
+        assert response.status_code == 200, text_of(response)
+        return [row.split()[2:5] for row in table_rows(text_of(response), "events")]
+
+    assert events_on("äDA@example.com") == [["okta", "user:create", "Äda@example.com"]]
+    assert events_on("STRAUß@example.com") == [["okta", "user:create", "strauß@example.com"]]
+
+
 # -- users ------------------------------------------------------------------------------------
 
 def test_user_search_by_name_email_and_filters(
@@ -306,6 +319,20 @@ def test_groups_search_and_member_counts(admin: FlaskClient, scim: ScimClient) -
         ["Empty", "0"], ["Engineering", "3"], ["Sales", "1"]]
     found = text_of(admin.get("/admin/groups", query_string={"q": "ENG"}))
     assert [r.split()[0] for r in table_rows(found, "groups")] == ["Engineering"]
+
+
+def test_user_and_group_search_beyond_ascii(admin: FlaskClient, scim: ScimClient) -> None:
+    ada = create_user(scim, "Äda@example.com", displayName="Äda Strauß")
+    create_user(scim, "bob@example.com")
+    create_group(scim, "Äda Fans", [ada])
+    create_group(scim, "Other")
+
+    def found(page: str, table: str, q: str) -> list[str]:
+        body = text_of(admin.get(page, query_string={"q": q}))
+        return [row.split()[0] for row in table_rows(body, table)]
+
+    assert found("/admin/users", "users", "äDA@") == ["Äda@example.com"]
+    assert found("/admin/groups", "groups", "ÄDA") == ["Äda"]  # "Äda Fans": first word
 
 
 def test_group_page_lists_members_and_nested_groups(admin: FlaskClient,

@@ -128,6 +128,16 @@ def test_filter_by_target_kind_id_and_user_name(client: FlaskClient, db: Databas
     assert api.events(target_kind="group", target_id=ada) == []
 
 
+def test_filter_by_user_name_beyond_ascii(client: FlaskClient, db: Database,
+                                          scim: ScimClient) -> None:
+    ada = create_user(scim, "Äda@example.com")
+    strauss = create_user(scim, "strauß@example.com")
+    api = reader(client, db)
+
+    assert [e["target"]["id"] for e in api.events(target="äDA@example.com")] == [ada]
+    assert [e["target"]["id"] for e in api.events(target="STRAUß@example.com")] == [strauss]
+
+
 def test_filter_by_outcome(client: FlaskClient, db: Database, scim: ScimClient) -> None:
     create_user(scim, "ada@example.com")
     client.get("/admin/login/not-a-real-link")

@@ -77,6 +77,15 @@ def test_tail_json_and_filters(runner: CliRunner, scim: ScimClient, client: Flas
     assert "too long" in bad.output
 
 
+def test_tail_target_beyond_ascii(runner: CliRunner, scim: ScimClient) -> None:
+    ada = create_user(scim, "Äda@example.com")
+    strauss = create_user(scim, "strauß@example.com")
+
+    for target, expected in (("äDA@example.com", ada), ("STRAUß@example.com", strauss)):
+        lines = run(runner, "audit", "tail", "--json", "--target", target).splitlines()
+        assert [json.loads(line)["target"]["id"] for line in lines] == [expected], target
+
+
 def cli_env(settings: config.Settings) -> dict[str, str]:
     return {**os.environ, "FRONTDESK_DATABASE_URL": settings.database_url,
             "FRONTDESK_INSTANCE_PATH": settings.instance_path, "PYTHONUNBUFFERED": "1"}

@@ -46,7 +46,7 @@ class HttpsClient(FlaskClient):
     """A test client that talks to ``https://frontdesk.example.com`` unless told otherwise,
     so the Secure session and binding cookies come and go as in a browser."""
 
-    def open(self, *args: Any, **kwargs: Any) -> TestResponse:  # type: ignore[override]
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         if not args or isinstance(args[0], str):
             kwargs.setdefault("base_url", BASE_URL)
         response: TestResponse = super().open(*args, **kwargs)

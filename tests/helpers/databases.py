@@ -3,7 +3,8 @@
 Each pytest-xdist worker gets its own: a SQLite file in its own temporary folder, and a
 PostgreSQL database named after the configured one plus the worker (``test_gw0``), created on
 first use. The schema is migrated once per session with Alembic; between tests every table is
-emptied.
+emptied with plain DELETEs in one transaction (TRUNCATE costs a few hundred milliseconds a test
+on PostgreSQL; DELETE of a few rows, a few).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ GENESIS = "0" * 64
 SINGLETONS = ("audit_head", "audit_anchor")  # one row each: reset to the genesis, never deleted
 # Children before parents, so no foreign key is ever in the way.
 TABLES = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in SINGLETONS]
+SERIAL_TABLES = [t.name for t in Base.metadata.sorted_tables
+                 if t.name not in SINGLETONS and t.autoincrement_column is not None]
 
 
 def xdist_worker() -> str:
@@ -72,15 +75,32 @@ def prepare_sqlite(folder: Path) -> str:
     return url
 
 
+def _emptying_statements(dialect: str) -> list[str]:
+    if dialect == "postgresql":
+        guard_off = ["SET LOCAL frontdesk.audit_prune = 'on'"]
+        guard_on: list[str] = []
+        restart = [f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), 1, false)"
+                   for t in SERIAL_TABLES]
+    else:
+        guard_off = ["DROP TRIGGER IF EXISTS audit_events_no_delete"]
+        guard_on = [triggers.SQLITE_NO_DELETE]
+        restart = []  # rowids start again from the largest left, and none is left
+    return [
+        *guard_off,
+        *(f"DELETE FROM {table}" for table in TABLES),  # noqa: S608 - the metadata's names
+        *guard_on,
+        *restart,
+        *(f"UPDATE {table} SET seq = 0, hash = '{GENESIS}'" for table in SINGLETONS),  # noqa: S608
+    ]
+
+
 def empty_database(db: Database) -> None:
-    """Delete every row and reset the audit chain to its genesis."""
-    with db.engine.begin() as conn:
-        if db.dialect == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        else:
-            triggers.allow_delete(lambda sql: conn.execute(text(sql)), "sqlite")
-            for table in TABLES:
-                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
-            triggers.forbid_delete(lambda sql: conn.execute(text(sql)), "sqlite")
-        conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": GENESIS})
-        conn.execute(text("UPDATE audit_anchor SET seq = 0, hash = :h"), {"h": GENESIS})
+    """Delete every row and reset the audit chain to its genesis, in one transaction."""
+    statements = _emptying_statements(db.dialect)
+    if db.dialect == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(";\n".join(statements))  # one round trip
+    else:
+        with db.write_engine.begin() as conn:  # BEGIN IMMEDIATE: one transaction, not twelve
+            for statement in statements:
+                conn.exec_driver_sql(statement)

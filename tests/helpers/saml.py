@@ -1,5 +1,5 @@
-"""SAML helpers: IdP attributes and per-IdP policy, and a browser's way through the SP
-(``/saml/login``, the IdP, ``POST /saml/acs``).
+"""SAML helpers: the SP key pair shared by a test session, IdP attributes and per-IdP policy,
+and a browser's way through the SP (``/saml/login``, the IdP, ``POST /saml/acs``).
 
 The SP's public URL is the ``settings`` fixture's ``https://frontdesk.example.com``: its entity
 id is ``.../saml/metadata`` and its ACS ``.../saml/acs``. The IdPs of ``tests/jit`` sign for
@@ -9,7 +9,10 @@ exactly those.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import warnings
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlencode
@@ -19,6 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import config
+from jit.keys import ensure_keypair
 from tests.helpers.clients import BASE_URL
 
 with warnings.catch_warnings():
@@ -34,6 +38,9 @@ SP_ENTITY_ID = f"{BASE_URL}/saml/metadata"
 ACS_URL = f"{BASE_URL}/saml/acs"
 IDP_A_URL = "https://idp-a.example.com"
 IDP_B_URL = "https://idp-b.example.com"
+# Where jit/sp.py keeps the SP's key pair, below the instance folder (made there when missing).
+SP_KEY = Path("saml") / "sp-key.pem"
+SP_CERT = Path("saml") / "sp-cert.pem"
 
 ENTRA = {
     "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
@@ -43,6 +50,25 @@ ENTRA = {
     "objectId": "http://schemas.microsoft.com/identity/claims/objectidentifier",
     "groups": "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
 }
+
+
+# -- the SP key pair ----------------------------------------------------------------------------
+
+def make_sp_keypair(folder: Path) -> Path:
+    """Generate the SP key pair once (as the app would) into ``folder``/saml; return ``folder``."""
+    ensure_keypair(folder / SP_KEY, folder / SP_CERT, "Frontdesk SAML SP")
+    return folder
+
+
+def install_sp_keypair(source: Path, instance_path: Path) -> None:
+    """Hard-link (or copy) a ready key pair into an instance folder, so the app finds it there
+    instead of generating an RSA key for every test."""
+    (instance_path / SP_KEY).parent.mkdir(parents=True, exist_ok=True)
+    for name in (SP_KEY, SP_CERT):
+        try:
+            os.link(source / name, instance_path / name)
+        except OSError:  # another file system
+            shutil.copy2(source / name, instance_path / name)
 
 
 # -- IdP attributes and policy ----------------------------------------------------------------

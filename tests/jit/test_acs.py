@@ -385,14 +385,20 @@ def test_not_configured_says_so(make_app: Callable[..., Flask]) -> None:
     assert response.status_code == 503
 
 
-@pytest.mark.parametrize("groups", [["Engineering"], ["engineering", "ENGINEERING"]])
+@pytest.mark.parametrize(("existing", "groups"), [
+    ("Engineering", ["Engineering"]),
+    ("Engineering", ["engineering", "ENGINEERING"]),
+    ("Äda Fans", ["äDA fans", "ÄDA FANS"]),
+    ("Strauß Quartet", ["STRAUß QUARTET"]),
+])
 def test_group_claims_join_existing_groups(client: FlaskClient, idp: DemoIdP, db: Database,
-                                           scim: ScimClient, groups: list[str]) -> None:
-    assert scim.post("/Groups", json={"displayName": "Engineering"}).status_code == 201
+                                           scim: ScimClient, existing: str, groups: list[str]
+                                           ) -> None:
+    assert scim.post("/Groups", json={"displayName": existing}).status_code == 201
     assert post_acs(client, idp.response(
         "ada@example.com", okta_attributes("ada@example.com", groups=groups))).status_code == 303
     user = user_by_name(db, "ada@example.com")
     assert user is not None
-    assert memberships(db, user.id) == {"Engineering": idp.entity_id}
+    assert memberships(db, user.id) == {existing: idp.entity_id}
     [add] = events(db, "group:member:add")
     assert add.actor_id == idp.entity_id

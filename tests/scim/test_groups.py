@@ -7,6 +7,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from app.db import Database
 from tests.helpers.clients import ScimClient
 from tests.helpers.clients import patch_op
@@ -296,19 +298,25 @@ def test_deleting_a_nested_group_removes_it_from_its_parents(scim: ScimClient) -
 # --- uniqueness --------------------------------------------------------------------------
 
 
-def test_display_name_unique_case_insensitively(scim: ScimClient, db: Database) -> None:
-    group(scim, "Tour Guides")
+@pytest.mark.parametrize(("name", "shouted", "mixed"), [
+    ("Tour Guides", "TOUR guides", "tour GUIDES"),
+    ("Äda Fans", "äDA FANS", "ÄDA fans"),
+    ("Strauß Quartet", "STRAUß QUARTET", "strauß quartet"),
+])
+def test_display_name_unique_case_insensitively(scim: ScimClient, db: Database, name: str,
+                                                shouted: str, mixed: str) -> None:
+    group(scim, name)
     other = group(scim, "Other")
     before = snapshot(db)
-    response = scim.post("/Groups", json={"displayName": "TOUR guides"})
+    response = scim.post("/Groups", json={"displayName": shouted})
     assert response.status_code == 409
     assert response.json["scimType"] == "uniqueness"
     assert response.json["status"] == "409"
     renamed = scim.patch(f"/Groups/{other['id']}", json=patch_op(
-        {"op": "replace", "path": "displayName", "value": "tour GUIDES"}))
+        {"op": "replace", "path": "displayName", "value": mixed}))
     assert renamed.status_code == 409
     assert renamed.json["scimType"] == "uniqueness"
-    put = scim.put(f"/Groups/{other['id']}", json={"displayName": "Tour Guides"})
+    put = scim.put(f"/Groups/{other['id']}", json={"displayName": name})
     assert put.status_code == 409
     assert snapshot(db) == before
     assert scim.get(f"/Groups/{other['id']}").json == other

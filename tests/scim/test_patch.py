@@ -275,6 +275,20 @@ def test_remove_by_value_list_matches_case_insensitively() -> None:
     assert [e["value"] for e in result["emails"]] == ["babs@jensen.org"]
 
 
+def test_case_insensitive_compare_beyond_ascii() -> None:
+    doc = {**user(), "emails": [{"value": "Äda@example.com", "type": "work"},
+                                {"value": "strauß@example.com", "type": "home"}]}
+    filtered = patch_user({"op": "replace", "path": 'emails[value sw "äDA@"].display',
+                           "value": "Ä"},
+                          {"op": "replace", "path": 'emails[value eq "STRAUß@EXAMPLE.COM"].display',
+                           "value": "S"}, doc=doc)
+    assert [e.get("display") for e in filtered["emails"]] == ["Ä", "S"]
+    removed = patch_user({"op": "remove", "path": "emails",
+                          "value": [{"value": "äDA@EXAMPLE.com"}, {"value": "STRAUß@example.com"}]},
+                         doc=doc)
+    assert "emails" not in removed
+
+
 # --- Okta -----------------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from app.db import Database
 from tests.helpers.clients import ScimClient
 from tests.helpers.clients import patch_op
@@ -232,10 +234,14 @@ def test_delete_user_frees_the_user_name(scim: ScimClient) -> None:
 # --- uniqueness --------------------------------------------------------------------------
 
 
-def test_user_name_is_unique_case_insensitively(scim: ScimClient, db: Database) -> None:
-    create(scim, "bjensen@example.com")
+@pytest.mark.parametrize(("taken", "attempt"), [("bjensen@example.com", "BJensen@Example.COM"),
+                                               ("Äda@example.com", "äDA@example.com"),
+                                               ("STRAUß", "strauß")])
+def test_user_name_is_unique_case_insensitively(scim: ScimClient, db: Database, taken: str,
+                                                attempt: str) -> None:
+    create(scim, taken)
     users, events = count(db, "users"), count(db, "audit_events")
-    response = scim.post("/Users", json={"userName": "BJensen@Example.COM"})
+    response = scim.post("/Users", json={"userName": attempt})
     assert response.status_code == 409
     assert response.json["scimType"] == "uniqueness"
     assert response.json["status"] == "409"
@@ -267,13 +273,15 @@ def test_patch_rename_onto_a_taken_user_name_is_409(scim: ScimClient, db: Databa
     assert count(db, "audit_events") == events
 
 
-def test_rename_changing_only_case_is_allowed(scim: ScimClient) -> None:
-    user = create(scim, "bjensen")
+@pytest.mark.parametrize(("name", "renamed"), [("bjensen", "BJensen"), ("äda", "ÄDA"),
+                                              ("strauß", "STRAUß")])
+def test_rename_changing_only_case_is_allowed(scim: ScimClient, name: str, renamed: str) -> None:
+    user = create(scim, name)
     response = scim.patch(f"/Users/{user['id']}",
-                          json=patch_op({"op": "replace", "path": "userName", "value": "BJensen"}))
+                          json=patch_op({"op": "replace", "path": "userName", "value": renamed}))
     assert response.status_code == 200
-    assert response.json["userName"] == "BJensen"
-    found = scim.get('/Users?filter=userName eq "bjensen"').json
+    assert response.json["userName"] == renamed
+    found = scim.get("/Users", query_string={"filter": f'userName eq "{name}"'}).json
     assert [r["id"] for r in found["Resources"]] == [user["id"]]
 
 
