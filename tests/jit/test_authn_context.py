@@ -63,9 +63,9 @@ TEST_POLICIES: dict[str, Any] = {
 
 
 @pytest.fixture
-def saml_settings(saml_settings: config.Settings) -> config.Settings:
+def settings(settings: config.Settings) -> config.Settings:
     """The SAML app's settings with the access policies."""
-    return with_access(saml_settings, TEST_POLICIES)
+    return with_access(settings, TEST_POLICIES)
 
 
 @pytest.fixture
@@ -234,9 +234,9 @@ def test_without_a_same_origin_referer_the_step_up_returns_to_me(
 
 
 def test_per_idp_policy_can_leave_requested_authn_context_out(
-        make_app: Any, saml_settings: config.Settings, idp: DemoIdP,
+        make_app: Any, settings: config.Settings, idp: DemoIdP,
         people: dict[str, str]) -> None:
-    client = make_app(with_idp_policy(saml_settings, idp.entity_id,
+    client = make_app(with_idp_policy(settings, idp.entity_id,
                                       requested_authn_context=False)).test_client()
     info, xml = follow_step_up(client, idp, "/saml/login?step_up=mfa")
     assert info.force_authn and info.requested_contexts == ()
@@ -244,11 +244,11 @@ def test_per_idp_policy_can_leave_requested_authn_context_out(
 
 
 def test_configured_mfa_contexts_are_what_a_step_up_asks_for(
-        make_app: Any, saml_settings: config.Settings, idp: DemoIdP,
+        make_app: Any, settings: config.Settings, idp: DemoIdP,
         people: dict[str, str]) -> None:
     custom = "urn:example:ac:hardware-key"
-    settings = with_access(saml_settings, TEST_POLICIES, mfa={idp.entity_id: [custom]})
-    client = make_app(settings).test_client()
+    with_mfa = with_access(settings, TEST_POLICIES, mfa={idp.entity_id: [custom]})
+    client = make_app(with_mfa).test_client()
     info, _ = follow_step_up(client, idp, f"/saml/login?step_up=mfa&next={PAGE}")
     assert info.requested_contexts == (custom,)
     assert sign_in(client, idp, info=info, authn_context=custom).headers["Location"] == PAGE
