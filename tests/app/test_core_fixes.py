@@ -139,7 +139,10 @@ def _plan(db: Database, f: AuditFilter) -> str:
     statement, parameters = seen[-1]
     with db.engine.connect() as conn:
         if db.dialect == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")  # a few rows: ask what it could use
+            # A few rows: ask what it could use. Without plain index scans too, a fresh database
+            # (no statistics) walks the primary key backwards for ORDER BY seq DESC LIMIT.
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_indexscan = off")
             rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
             return "\n".join(row[0] for row in rows)
         rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
