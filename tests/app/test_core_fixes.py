@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import random
@@ -259,26 +260,29 @@ def test_an_empty_key_file_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["users", "show", "ada@example.com"], ["tokens", "list"]])
 def test_read_commands_run_while_another_connection_holds_the_write_lock(
         runner: CliRunner, db: Database, command: list[str]) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("PostgreSQL readers never wait for writers")
     _create_users(db, "ada@example.com")
     with UnitOfWork(db) as uow:
         services.create_token(uow, "okta", ("scim",), actor=ACTOR)
-    path = db.engine.url.database
-    assert path
-    writer = sqlite3.connect(path, isolation_level=None)
     results: list[Result] = []
-    try:
-        writer.execute("BEGIN IMMEDIATE")  # another process is writing, for as long as it likes
-        # A command that asked for the write lock would wait out the 30 s busy timeout.
+    with contextlib.ExitStack() as stack:
+        if db.dialect == "sqlite":
+            path = db.engine.url.database
+            assert path
+            writer = sqlite3.connect(path, isolation_level=None)
+            stack.callback(writer.close)
+            writer.execute("BEGIN IMMEDIATE")  # another process is writing, as long as it likes
+            stack.callback(writer.execute, "ROLLBACK")
+        else:
+            # EXCLUSIVE lets plain reads through and stops every writer and SELECT FOR UPDATE.
+            conn = stack.enter_context(db.engine.connect())
+            conn.exec_driver_sql("LOCK TABLE users, api_tokens IN EXCLUSIVE MODE")
+            stack.callback(conn.rollback)
+        # A command that asked for the write lock would wait (SQLite: out the 30 s busy timeout).
         thread = threading.Thread(target=lambda: results.append(runner.invoke(cli, command)),
                                   daemon=True)
         thread.start()
         thread.join(10)
         finished = not thread.is_alive()
-    finally:
-        writer.execute("ROLLBACK")
-        writer.close()
     thread.join(60)
     assert finished, f"`frontdesk {' '.join(command)}` waited for the write lock"
     assert results[0].exit_code == 0, results[0].output
