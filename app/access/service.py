@@ -360,29 +360,42 @@ def _decided(uow: UnitOfWork, request: AccessRequest, state: str, principal: Pri
     request.decision_reason = reason
 
 
+def _review(uow: UnitOfWork, config: AccessConfig, principal: Principal, request_id: str,
+            decision: str, reason: str | None
+            ) -> tuple[AccessRequest, AccessPolicy, AccessReview, str | None]:
+    """Record one reviewer's decision on a pending request (raises ``AccessError``)."""
+    request = _pending(uow, request_id)
+    policy = _check_approver(uow, config, principal, request)
+    reason = _text(reason, MAX_REASON, "reason")
+    review = AccessReview(request_id=request.id, reviewer_key=principal.key,
+                          reviewer_label=_label(principal), decision=decision, reason=reason,
+                          auth_context=_auth(principal), created_at=uow.clock.now())
+    if not store.add_review(uow.session, review):
+        raise AccessConflictError("already_reviewed", "you have already decided on this request")
+    return request, policy, review, reason
+
+
+def _request_label(uow: UnitOfWork, request_id: str) -> str | None:
+    """Name a request for a refusal's audit event (who → what), if it exists."""
+    request = uow.session.get(AccessRequest, request_id)
+    return f"{request.user_name} → {request.group_name}" if request is not None else None
+
+
 def approve(uow: UnitOfWork, config: AccessConfig, principal: Principal, request_id: str,
             reason: str | None = None) -> AccessRequest:
     """Record an approval; the last one needed approves the request and starts its grant."""
-    label = None
     try:
-        request = _pending(uow, request_id)
-        label = f"{request.user_name} → {request.group_name}"
-        policy = _check_approver(uow, config, principal, request)
-        reason = _text(reason, MAX_REASON, "reason")
-        review = AccessReview(request_id=request.id, reviewer_key=principal.key,
-                              reviewer_label=_label(principal), decision="approve",
-                              reason=reason, auth_context=_auth(principal),
-                              created_at=uow.clock.now())
-        if not store.add_review(uow.session, review):
-            raise AccessConflictError("already_reviewed", "you have already decided on this "
-                                      "request")
+        request, policy, review, reason = _review(uow, config, principal, request_id, "approve",
+                                                  reason)
         if request.user_id is None or not (user := uow.users.find(request.user_id)) \
                 or not user.active:
             raise AccessConflictError("user_inactive", f"'{request.user_name}' is deactivated "
                                       "or gone")
     except AccessError as err:
         _refuse(uow, err, principal, AuditAction.ACCESS_REQUEST_APPROVE,
-                target_kind="access_request", target_id=request_id, target_label=label)
+                target_kind="access_request", target_id=request_id,
+                target_label=_request_label(uow, request_id))
+    label = f"{request.user_name} → {request.group_name}"
     count = store.approvals(uow.session, request.id)
     uow.audit.record(AuditAction.ACCESS_REQUEST_APPROVE, actor=principal.actor,
                      target_kind="access_request", target_id=request.id, target_label=label,
@@ -408,21 +421,14 @@ def approve(uow: UnitOfWork, config: AccessConfig, principal: Principal, request
 def deny(uow: UnitOfWork, config: AccessConfig, principal: Principal, request_id: str,
          reason: str | None = None) -> AccessRequest:
     """Deny a pending request: one approver's no is enough."""
-    label = None
     try:
-        request = _pending(uow, request_id)
-        label = f"{request.user_name} → {request.group_name}"
-        policy = _check_approver(uow, config, principal, request)
-        reason = _text(reason, MAX_REASON, "reason")
-        review = AccessReview(request_id=request.id, reviewer_key=principal.key,
-                              reviewer_label=_label(principal), decision="deny", reason=reason,
-                              auth_context=_auth(principal), created_at=uow.clock.now())
-        if not store.add_review(uow.session, review):
-            raise AccessConflictError("already_reviewed", "you have already decided on this "
-                                      "request")
+        request, policy, review, reason = _review(uow, config, principal, request_id, "deny",
+                                                  reason)
     except AccessError as err:
         _refuse(uow, err, principal, AuditAction.ACCESS_REQUEST_DENY,
-                target_kind="access_request", target_id=request_id, target_label=label)
+                target_kind="access_request", target_id=request_id,
+                target_label=_request_label(uow, request_id))
+    label = f"{request.user_name} → {request.group_name}"
     _decided(uow, request, "denied", principal, reason)
     uow.audit.record(AuditAction.ACCESS_REQUEST_DENY, actor=principal.actor,
                      target_kind="access_request", target_id=request.id, target_label=label,

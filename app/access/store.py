@@ -31,11 +31,13 @@ def lock_grant(session: Session, grant_id: str) -> Grant | None:
 
 def add_review(session: Session, review: AccessReview) -> bool:
     """Insert a review; False when this reviewer has already decided on this request."""
-    session.add(review)
     try:
         with session.begin_nested():
+            session.add(review)
             session.flush()
     except IntegrityError:
+        if review in session:
+            session.expunge(review)  # else the next autoflush tries it again
         return False
     return True
 
