@@ -215,9 +215,13 @@ def _begin_with(engine: Engine, statement: str) -> Engine:
 class Database:
     """The engine and the two session factories (read, write) of one app."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, engine: Engine | None = None, **engine_kwargs: Any) -> None:
+        """Open ``url``, or wrap ``engine``, an engine already open on it whose pool and
+        compiled-statement cache this database then shares (a process that builds many apps on
+        one database: the test suite). Whoever made a shared engine disposes of it."""
         self.url = url
-        self.engine = make_engine(url, **engine_kwargs)
+        self._owns_engine = engine is None
+        self.engine = engine if engine is not None else make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         self.read_session = sessionmaker(self.engine, expire_on_commit=False)
         # The engine of every write transaction (``write_session``, and bulk loads that bypass
@@ -255,5 +259,7 @@ class Database:
         return connection
 
     def dispose(self) -> None:
-        """Close every pooled connection (after fork, or at shutdown)."""
-        self.engine.dispose()
+        """Close every pooled connection (after fork, or at shutdown); a shared engine stays
+        open for the others."""
+        if self._owns_engine:
+            self.engine.dispose()

@@ -32,11 +32,13 @@ from scim.views import bp as scim_bp
 
 
 def create_app(settings: config.Settings | None = None, *, clock: Clock | None = None,
-               **overrides: Any) -> Flask:
+               database: Database | None = None, **overrides: Any) -> Flask:
     """Build the Flask app from settings (read from the environment when not given).
 
     The TOML file's access policies and webhooks are validated here, so a mistake stops the
-    start with the key at fault. ``clock`` replaces the system clock (tests).
+    start with the key at fault. ``clock`` replaces the system clock (tests); ``database``, a
+    database already open on the settings' URL, is used instead of opening one (the tests
+    build hundreds of apps on one shared engine).
     """
     settings = settings or config.load(**overrides)
     settings = config.ensure_secret_key(settings)
@@ -58,7 +60,10 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     plumbing.configure_logging(settings.log_level)
-    db = Database(settings.resolved_database_url)
+    if database is not None and database.url != settings.resolved_database_url:
+        raise ValueError(f"the database given is {database.url!r}, the settings name "
+                         f"{settings.resolved_database_url!r}")
+    db = database or Database(settings.resolved_database_url)
     db.audit_log_file = settings.audit_log_file
     db.webhooks = webhooks
     if clock is not None:

@@ -350,10 +350,11 @@ def test_group_page_lists_members_and_nested_groups(admin: FlaskClient,
 
 
 def seed_big_group(db: Database, size: int) -> str:
-    """Insert ``size`` users and one group holding them all, in bulk (test data only)."""
+    """Insert ``size`` users and one group holding them all, in bulk, in one transaction (the
+    write engine: on SQLite the base engine autocommits every row)."""
     now = datetime.now(UTC)
     group_id = str(uuid.uuid4())
-    with db.engine.begin() as conn:
+    with db.write_engine.begin() as conn:
         conn.execute(insert(Group), [{
             "id": group_id, "display_name": "Everyone", "display_name_key": "everyone",
             "doc": {"displayName": "Everyone"}, "version": 1, "source": "scim",

@@ -142,8 +142,8 @@ def _plan(db: Database, f: AuditFilter) -> str:
         if db.dialect == "postgresql":
             # A few rows: ask what it could use. Without plain index scans too, a fresh database
             # (no statistics) walks the primary key backwards for ORDER BY seq DESC LIMIT.
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            conn.exec_driver_sql("SET enable_indexscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
             rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
             return "\n".join(row[0] for row in rows)
         rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
