@@ -33,6 +33,7 @@ from app.audit.query import AuditFilter
 from app.audit.query import list_events
 from app.cli.main import main as cli
 from app.db import Database
+from app.db import make_engine
 from app.db import sqlite_lower_keys
 from app.models import AuditEvent
 from app.models import Group
@@ -43,6 +44,8 @@ from app.provisioning import LoginClaims
 from app.provisioning import provision_login
 from app.repository.accounts import GroupRepository
 from app.text import is_control
+from app.web.context import get_db
+from app.web.factory import create_app
 from app.uow import UnitOfWork
 from jit.mapping import first_value
 from jit.redirects import safe_next
@@ -449,3 +452,25 @@ def test_a_jit_login_that_changes_no_membership_locks_no_group(
         after = {g.display_name: g.version for g in session.execute(select(Group)).scalars()}
     assert locked == []
     assert after == before
+
+
+def test_an_app_takes_a_shared_engine_and_leaves_it_open(settings: config.Settings,
+                                                          tmp_path: Path) -> None:
+    """``create_app(database=...)`` uses the database given; disposing of the app's database
+    leaves a shared engine open for the others, and a database on another URL is refused."""
+    url = settings.resolved_database_url
+    engine = make_engine(url)
+    try:
+        shared = Database(url, engine=engine)
+        application = create_app(settings, database=shared)
+        assert get_db(application) is shared
+        assert get_db(application).engine is engine
+        get_db(application).dispose()
+        with engine.connect() as conn:  # still usable: the app did not own it
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+        other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+        with pytest.raises(ValueError, match="the settings name"):
+            create_app(settings, database=other)
+        other.dispose()
+    finally:
+        engine.dispose()
