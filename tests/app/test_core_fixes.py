@@ -44,9 +44,9 @@ from app.provisioning import LoginClaims
 from app.provisioning import provision_login
 from app.repository.accounts import GroupRepository
 from app.text import is_control
+from app.uow import UnitOfWork
 from app.web.context import get_db
 from app.web.factory import create_app
-from app.uow import UnitOfWork
 from jit.mapping import first_value
 from jit.redirects import safe_next
 
