@@ -14,8 +14,9 @@ DEMO_IDP_DIR  ?= instance/demo-idp
 DEMO_SP_URL   := http://127.0.0.1:$(DEMO_PORT)
 DEMO_IDP_ARGS := --port $(DEMO_IDP_PORT) --sp-base-url $(DEMO_SP_URL) --workdir $(DEMO_IDP_DIR)
 
-# `make test`: two pytest-xdist workers (the machines have 2 cores); add e.g. -m "not browser".
-PYTEST_ARGS ?= -n 2
+# `make test`: three pytest-xdist workers on the 2-core machines (a third of the suite waits on
+# gunicorn, Chromium, xmlsec1 or PostgreSQL: a third worker fills those waits); add e.g. -m "not browser".
+PYTEST_ARGS ?= -n 3
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml config/constraints.txt
 		echo "warning: could not install chromium; the browser tests will fail" >&2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c config/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-compile -c config/constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install Frontdesk with its dev tools

@@ -48,6 +48,7 @@ from saml2.xmldsig import DIGEST_SHA256
 from saml2.xmldsig import SIG_RSA_SHA256
 
 from jit.keys import ensure_keypair
+from jit.sp import XmlSec1Backend
 
 KEY_FILE = "idp-key.pem"
 CERT_FILE = "idp-cert.pem"
@@ -220,6 +221,7 @@ class DemoIdP:
         self.metadata_path = self.workdir / METADATA_FILE
         ensure_keypair(self.key_path, self.cert_path, common_name)
         self.server = Server(config=self._config())
+        self.server.sec.crypto = XmlSec1Backend(shutil.which("xmlsec1"))  # no CA store to load
         descriptor = entity_descriptor(self.server.config)
         # pysaml2 advertises every algorithm xmlsec1 knows (MD5 and SHA-1 included); say nothing.
         descriptor.extensions = None

@@ -8,6 +8,7 @@ the demo IdP's keyword arguments (audience, recipient, times, algorithms, ...).
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Callable
 from datetime import UTC
@@ -25,6 +26,7 @@ from saml2.xmldsig import SIG_RSA_SHA1
 import config
 from app.db import Database
 from jit.demo.idp import encode_response
+from jit.sp import XmlSec1Backend
 from tests.helpers.audit import events
 from tests.helpers.clients import ScimClient
 from tests.helpers.reads import snapshot
@@ -547,3 +549,15 @@ def test_relay_state_cannot_override_the_stored_next(client: FlaskClient, idp: D
 
 def test_no_attack_created_a_user(client: FlaskClient, db: Database) -> None:
     assert user_count(db) == 2
+
+
+def test_xmlsec1_runs_without_the_system_ca_store(tmp_path: Path) -> None:
+    """The SP's xmlsec1 child gets an empty OpenSSL trust store (it loaded every system CA per
+    verification); the rest of the environment is passed on. A stand-in binary reports both."""
+    fake = tmp_path / "xmlsec1"
+    fake.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "xmlsec1 1.3.0"; exit 0; fi\n'
+                    'echo "file=$SSL_CERT_FILE dir=$SSL_CERT_DIR path=${PATH:+set}"\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    out, err, _ = XmlSec1Backend(str(fake))._run_xmlsec([str(fake), "--verify"], [])
+    assert out.strip() == "file=/dev/null dir=/dev/null path=set"
+    assert err == ""
