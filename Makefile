@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml config/constraints.txt
 		echo "warning: could not install chromium; the browser tests will fail" >&2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --no-compile -c config/constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c config/constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install Frontdesk with its dev tools
@@ -56,7 +56,9 @@ test: $(STAMP) ## lint, type-check and run the tests (adds PostgreSQL when FRONT
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@# Bytecode caches on, whatever the shell says: the suite starts hundreds of Python processes
+	@# (xdist workers, gunicorn, the CLI), and each would compile every module again.
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, and the import-linter layering contracts (pyproject.toml)
 	$(BIN)/ruff check .
