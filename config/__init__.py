@@ -1,7 +1,7 @@
 """Typed settings, read once: defaults < a TOML file < ``FRONTDESK_*`` environment variables.
 
 This package imports nothing from the project. Every environment variable the service reads is
-read here (gunicorn's too: ``config/gunicorn.conf.py`` calls ``load``), so ``Settings`` is the
+read here (gunicorn's too: ``config/gunicorn_conf.py`` calls ``load``), so ``Settings`` is the
 whole list of knobs.
 """
 
@@ -32,7 +32,7 @@ class Settings:
 
     instance_path: str = "instance"
     database_url: str = ""  # empty: SQLite file in the instance folder
-    # gunicorn (config/gunicorn.conf.py reads these through load())
+    # gunicorn (config/gunicorn_conf.py reads these through load())
     bind: str = "127.0.0.1:8000"
     workers: int = 0  # 0: min(4, 2 x CPU cores)
     threads: int = 1
