@@ -178,13 +178,13 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
     """
     actor = idp_actor(claims.idp_entity_id)
     if not consume_assertion(uow.session, claims.assertion_id, claims.idp_entity_id,
-                             claims.assertion_expires_at):
+                             claims.assertion_expires_at, uow.clock.now()):
         raise LoginDeniedError("replay", "this sign-in response was already used")
     next_path: str | None = None
     if claims.in_response_to:
         try:
             request = consume_request(uow.session, claims.in_response_to, browser_binding,
-                                      claims.idp_entity_id)
+                                      claims.idp_entity_id, uow.clock.now())
         except RequestProblemError as problem:
             raise LoginDeniedError(
                 "in_response_to", f"the sign-in answers a request that is {problem.reason}"

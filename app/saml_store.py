@@ -14,7 +14,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.db import utcnow
 from app.digest import sha256_hex
 from app.models import SamlRequest
 from app.models import SeenAssertion
@@ -28,7 +27,7 @@ def browser_hash(binding: str) -> str:
 def remember_request(db: Database, request_id: str, binding: str, idp_entity_id: str,
                      next_path: str, ttl: timedelta) -> None:
     """Store a sent AuthnRequest, bound to the browser that started the login."""
-    now = utcnow()
+    now = db.clock.now()
     with db.write_session() as session, session.begin():
         session.execute(delete(SamlRequest).where(SamlRequest.expires_at < now - ttl))
         session.add(SamlRequest(id=request_id, browser_hash=browser_hash(binding),
@@ -45,8 +44,9 @@ class RequestProblemError(Exception):
 
 
 def consume_request(session: Session, request_id: str, binding: str | None,
-                    idp_entity_id: str) -> SamlRequest:
-    """Mark the AuthnRequest answered, atomically, or raise ``RequestProblemError``."""
+                    idp_entity_id: str, now: datetime) -> SamlRequest:
+    """Mark the AuthnRequest answered at ``now`` (the unit of work's clock), atomically, or
+    raise ``RequestProblemError``."""
     row = session.execute(
         select(SamlRequest).where(SamlRequest.id == request_id)
     ).scalar_one_or_none()
@@ -55,7 +55,6 @@ def consume_request(session: Session, request_id: str, binding: str | None,
     if binding is None or row.browser_hash != browser_hash(binding) \
             or row.idp_entity_id != idp_entity_id:
         raise RequestProblemError("foreign")
-    now = utcnow()
     if row.expires_at < now:
         raise RequestProblemError("expired")
     # One statement decides, so two posts of one response cannot both use the request.
@@ -70,9 +69,9 @@ def consume_request(session: Session, request_id: str, binding: str | None,
 
 
 def consume_assertion(session: Session, assertion_id: str, idp_entity_id: str,
-                      expires_at: datetime) -> bool:
-    """Record an assertion ID; return False when it was seen before (a replay)."""
-    now = utcnow()
+                      expires_at: datetime, now: datetime) -> bool:
+    """Record an assertion ID seen at ``now``; return False when it was seen before (a
+    replay)."""
     session.execute(delete(SeenAssertion).where(SeenAssertion.expires_at < now - timedelta(
         days=1)))
     insert_fn = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

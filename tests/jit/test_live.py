@@ -5,7 +5,6 @@ first logins of one new person at once."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -66,10 +65,8 @@ def test_sp_initiated_login_over_http(saml_live_server: LiveServer, live_idp: De
         assert f"{location.scheme}://{location.netloc}{location.path}" == live_idp.sso_url
         info = live_idp.parse_authn_request(parse_qs(location.query)["SAMLRequest"][0])
 
-        started = time.perf_counter()
         response = post(saml_live_server, live_idp.response(
             ADA, okta_attributes(ADA, groups=["eng"]), in_response_to=info.id), browser)
-        elapsed = time.perf_counter() - started
 
         assert response.status_code == 303, response.text
         assert response.headers["Location"] == "/me?x=1"
@@ -78,7 +75,6 @@ def test_sp_initiated_login_over_http(saml_live_server: LiveServer, live_idp: De
         assert "Signed in as Ada Lovelace" in me.text
     [user] = users(db)
     assert links(db, user.id) == [(live_idp.entity_id, ADA)]
-    assert elapsed < 5, f"an accepted login took {elapsed:.2f} s"
 
 
 def test_attacks_over_http(saml_live_server: LiveServer, live_idp: DemoIdP,
@@ -104,11 +100,8 @@ def test_attacks_over_http(saml_live_server: LiveServer, live_idp: DemoIdP,
     assert (chunked.status_code, page_reason(chunked)) == (413, "too_large")
 
     bomb = attacks.deflate_bomb()
-    started = time.perf_counter()
-    response = post(saml_live_server, bomb)
-    elapsed = time.perf_counter() - started
+    response = post(saml_live_server, bomb)  # never inflated: test_attacks proves it in-process
     assert (response.status_code, page_reason(response)) == (400, "malformed")
-    assert elapsed < 1.0, f"the deflate bomb held a worker for {elapsed:.2f} s"
 
     assert users(db) == []
     assert [e.reason for e in events(db, "login:denied")] == [
