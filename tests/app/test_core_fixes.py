@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from click.testing import Result
-from sqlalchemy import event
 from sqlalchemy import select
 
 import config
@@ -49,6 +48,7 @@ from app.web.context import get_db
 from app.web.factory import create_app
 from jit.mapping import first_value
 from jit.redirects import safe_next
+from tests.helpers.plans import statements_during
 
 ACTOR = Actor("test", "t", "test")
 
@@ -129,18 +129,11 @@ def test_casefold_changes_nothing_from_u1f000_on() -> None:
 
 def _plan(db: Database, f: AuditFilter) -> str:
     """Return the database's plan of the statement ``list_events`` runs for ``f``."""
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    def run() -> None:
         with db.read_session() as session:
             list_events(session, f)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    statement, parameters = seen[-1]
+
+    statement, parameters = statements_during(db, run)[-1]
     with db.engine.connect() as conn:
         if db.dialect == "postgresql":
             # A few rows: ask what it could use. Without plain index scans too, a fresh database
