@@ -24,7 +24,6 @@ from app.access.service import end_grants_of_group
 from app.access.service import end_grants_of_user
 from app.audit.events import Actor
 from app.audit.events import AuditAction
-from app.db import utcnow
 from app.errors import InvalidInputError
 from app.errors import PreconditionFailedError
 from app.models import ApiToken
@@ -103,7 +102,7 @@ def create_user(uow: UnitOfWork, doc: Document, *, actor: Actor, source: str = "
     doc = {"active": True, **doc}
     user = User(source=source, version=1)
     _apply_user_doc(user, doc)
-    user.created_at = user.updated_at = utcnow()
+    user.created_at = user.updated_at = uow.clock.now()
     uow.users.add(user)
     uow.users.index_values(user, replace=False)
     uow.audit.record(action, actor=actor, target_kind="user", target_id=user.id,
@@ -153,7 +152,7 @@ def apply_user_change(uow: UnitOfWork, user: User, new: Document,
     """Store a user's new document (whose ``changes`` the caller computed) with its event."""
     _apply_user_doc(user, new)
     user.version += 1
-    user.updated_at = utcnow()
+    user.updated_at = uow.clock.now()
     uow.users.save(user)
     if any(k.split(".")[0] in catalog.INDEXED_MULTI for k in changes):
         uow.users.index_values(user, replace=True)
@@ -303,7 +302,7 @@ def create_group(uow: UnitOfWork, doc: Document, member_ids: tuple[str, ...], *,
     """
     group = Group(source=source, version=1)
     _apply_group_doc(group, doc)
-    group.created_at = group.updated_at = utcnow()
+    group.created_at = group.updated_at = uow.clock.now()
     uow.groups.add(group)
     uow.audit.record(AuditAction.GROUP_CREATE, actor=actor, target_kind="group",
                      target_id=group.id, target_label=group.display_name,
@@ -348,7 +347,7 @@ def update_group(
         changed = True
     if changed:
         group.version += 1
-        group.updated_at = utcnow()
+        group.updated_at = uow.clock.now()
         uow.groups.save(group)
         if commit:
             uow.commit()
@@ -397,7 +396,7 @@ def revoke_token(uow: UnitOfWork, name: str, *, actor: Actor) -> ApiToken:
     """Revoke a token by name; revoking twice changes nothing."""
     row = uow.tokens.get_by_name(name)
     if row.revoked_at is None:
-        row.revoked_at = utcnow()
+        row.revoked_at = uow.clock.now()
         uow.audit.record(AuditAction.TOKEN_REVOKE, actor=actor, target_kind="token",
                          target_id=row.id, target_label=row.name)
         uow.commit()

@@ -40,8 +40,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.db.write_session()
-        self.users = UserRepository(self.session)
-        self.groups = GroupRepository(self.session)
+        self.users = UserRepository(self.session, self.clock)
+        self.groups = GroupRepository(self.session, self.clock)
         self.tokens = TokenRepository(self.session)
         self.audit = AuditLog(self.session, self.info)
         self.committed = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_
 from sqlalchemy import bindparam
@@ -20,7 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app import catalog
-from app.db import utcnow
+from app.clock import Clock
+from app.clock import SystemClock
 from app.errors import NotFoundError
 from app.models import Group
 from app.models import IdentityLink
@@ -52,10 +54,12 @@ _GROUPS_OF = (
 
 
 class UserRepository:
-    """Users: ``get`` raises ``NotFoundError``, ``find`` returns None."""
+    """Users: ``get`` raises ``NotFoundError``, ``find`` returns None. ``clock`` stamps what
+    they write (the unit of work passes the database's; readers need none)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, clock: Clock | None = None) -> None:
         self.session = session
+        self.clock: Clock = clock or SystemClock()
 
     def find(self, user_id: str, *, lock: bool = False) -> User | None:
         stmt = select(User).where(User.id == user_id)
@@ -141,7 +145,7 @@ class UserRepository:
             .returning(Membership.group_id)
         ).scalars())
         if left:
-            touch_groups(self.session, left)
+            touch_groups(self.session, left, self.clock.now())
         self.session.execute(delete(UserValue).where(UserValue.user_id == user.id))
         self.session.execute(delete(IdentityLink).where(IdentityLink.user_id == user.id))
         self.session.delete(user)
@@ -159,21 +163,24 @@ class UserRepository:
         return result
 
 
-def touch_groups(session: Session, group_ids: Iterable[str]) -> None:
-    """Bump version and lastModified of groups whose membership changed (sorted: no deadlock)."""
+def touch_groups(session: Session, group_ids: Iterable[str], now: datetime) -> None:
+    """Bump version and lastModified (to ``now``) of groups whose membership changed (sorted:
+    no deadlock)."""
     ids = sorted(set(group_ids))
     if ids:
         session.execute(
             update(Group).where(Group.id.in_(ids))
-            .values(version=Group.version + 1, updated_at=utcnow())
+            .values(version=Group.version + 1, updated_at=now)
         )
 
 
 class GroupRepository:
-    """Groups and their memberships; membership changes are deltas, never whole-group reads."""
+    """Groups and their memberships; membership changes are deltas, never whole-group reads.
+    ``clock`` stamps what they write (the unit of work passes the database's)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, clock: Clock | None = None) -> None:
         self.session = session
+        self.clock: Clock = clock or SystemClock()
 
     def find(self, group_id: str, *, lock: bool = False) -> Group | None:
         stmt = select(Group).where(Group.id == group_id)
@@ -207,7 +214,7 @@ class GroupRepository:
             delete(Membership).where(Membership.member_id == group.id)
             .returning(Membership.group_id)
         ).scalars())
-        touch_groups(self.session, parents)
+        touch_groups(self.session, parents, self.clock.now())
         self.session.execute(delete(Membership).where(Membership.group_id == group.id))
         self.session.delete(group)
         self.session.flush()
@@ -282,7 +289,7 @@ class GroupRepository:
             return []
         dialect = self.session.get_bind().dialect.name
         insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-        now = utcnow()
+        now = self.clock.now()
         added: list[str] = []
         rows = [
             {"group_id": group_id, "member_id": mid, "member_type": mtype, "created_at": now,

@@ -3,12 +3,13 @@ delete (RFC 7643 §4.2, RFC 7644 §3.5.2)."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from app.clock import FrozenClock
 from app.db import Database
 from tests.helpers.clients import ScimClient
 from tests.helpers.clients import patch_op
@@ -149,17 +150,19 @@ def test_membership_patch_with_attributes_answers_200_with_resource(scim: ScimCl
     assert excluded.headers["ETag"] == full.headers["ETag"]
 
 
-def test_membership_change_bumps_version_and_last_modified(scim: ScimClient) -> None:
+def test_membership_change_bumps_version_and_last_modified(scim: ScimClient,
+                                                           db: Database) -> None:
+    clock = db.clock = FrozenClock()  # lastModified moves only when told
     alice = user(scim, "alice")
     created = group(scim, "Tour Guides")
-    time.sleep(0.01)
+    clock.advance(timedelta(seconds=1))
     scim.patch(f"/Groups/{created['id']}", json=patch_op(
         {"op": "add", "path": "members", "value": [{"value": alice}]}))
     added = scim.get(f"/Groups/{created['id']}").json
     assert added["meta"]["version"] != created["meta"]["version"]
     assert parse_time(added["meta"]["lastModified"]) > parse_time(created["meta"]["lastModified"])
     assert added["meta"]["created"] == created["meta"]["created"]
-    time.sleep(0.01)
+    clock.advance(timedelta(seconds=1))
     scim.patch(f"/Groups/{created['id']}", json=patch_op(
         {"op": "remove", "path": "members", "value": [{"value": alice}]}))
     removed = scim.get(f"/Groups/{created['id']}").json

@@ -4,16 +4,15 @@ and the three .search endpoints (RFC 7644 §3.4.2, §3.4.3)."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
-from datetime import UTC
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 
 import config
+from app.clock import FrozenClock
 from app.web.context import get_db
 from tests.helpers.clients import ScimClient
 from tests.helpers.factories import make_token
@@ -73,7 +72,8 @@ ALICE, BOB, CAROL, DAVE = "alice@example.com", "Bob@Example.com", "carol_100%@ex
 
 
 @pytest.fixture
-def people(scim: ScimClient) -> People:
+def people(app: Flask, scim: ScimClient) -> People:
+    clock = get_db(app).clock = FrozenClock()  # lastModified moves only when told
     ids: dict[str, str] = {}
     ids[ALICE] = post(scim, "/Users", {
         "userName": ALICE, "title": "Engineer",
@@ -88,9 +88,8 @@ def people(scim: ScimClient) -> People:
         "emails": [{"value": "bob@home.x", "type": "home"}],
         ENT: {"department": "Sales"},
     })["id"]
-    time.sleep(0.02)
-    between = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    time.sleep(0.02)
+    between = clock.advance(timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    clock.advance(timedelta(seconds=1))
     ids[CAROL] = post(scim, "/Users", {
         "userName": CAROL, "name": {"familyName": "Xavier"},
         "emails": [{"value": "carol@work.y", "type": "work"}],
