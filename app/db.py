@@ -244,6 +244,9 @@ class Database:
         self.clock: Clock = SystemClock()
         # Webhook endpoints the outbox writes to, by name (``app.outbox.Endpoint``).
         self.webhooks: dict[str, Any] = {}
+        # Where signed audit checkpoints are made and kept (``app.audit.checkpoint``); None:
+        # not scheduled (a database opened without settings).
+        self.checkpoints: Any = None
 
     def read_connection(self) -> Connection:
         """Return a connection for a request's reads, in autocommit.

@@ -1,4 +1,5 @@
-"""Time-driven work inside the server: access sweeps and webhook deliveries, every few seconds.
+"""Time-driven work inside the server: access sweeps, webhook deliveries and signed audit
+checkpoints, every few seconds.
 
 Each gunicorn worker runs one daemon thread (started by ``app.web.wsgi`` as the worker loads
 the app), so ``make run`` needs no cron and no second process. Workers and instances may
@@ -13,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 from app.access.sweep import sweep
+from app.audit.checkpoint import take_if_due
 from app.db import Database
 from app.outbox import deliver_due
 
@@ -26,13 +28,16 @@ class JobsResult:
     ended: int
     ending_soon: int
     delivered: int
+    checkpoints: int
 
 
 def run_due(db: Database) -> JobsResult:
     """Do once whatever is due."""
     swept = sweep(db)
     delivered = deliver_due(db)
-    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered)
+    checkpoints = take_if_due(db, db.checkpoints)
+    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered,
+                      checkpoints)
 
 
 class BackgroundJobs:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -216,6 +217,24 @@ class AuditAnchor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of the chain (``app.audit.checkpoint``). The signature is made with a
+    key the database never holds, so a rewritten chain cannot come with matching checkpoints.
+    ``period`` claims a scheduled checkpoint: one per period across every worker and instance;
+    checkpoints asked for by hand have none."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("period", name="uq_audit_checkpoints_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_id: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(String(128))
 
 
 class AdminLoginLink(Base):

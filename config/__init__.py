@@ -60,6 +60,13 @@ class Settings:
     admin_groups: tuple[str, ...] = ()
     # SIEM sink: every committed audit event is also appended here as one JSON line.
     audit_log_file: str = ""
+    # Signed checkpoints of the audit chain (app/audit/checkpoint.py): the Ed25519 key's file
+    # ("": audit-signing.key in the instance folder), the JSON-lines file they are appended to
+    # ("": audit-checkpoints.jsonl there; the SIEM sink gets a copy too), and how often the
+    # server signs one (seconds; 0: only `frontdesk audit checkpoint`).
+    audit_signing_key: str = ""
+    audit_checkpoint_file: str = ""
+    audit_checkpoint_seconds: int = 60
     # Seconds between two runs of the time-driven work in each server worker (access sweeps,
     # webhook deliveries); 0 turns it off (then run `frontdesk access sweep` from cron).
     jobs_interval_seconds: int = 5

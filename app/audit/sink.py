@@ -1,4 +1,5 @@
-"""The SIEM sink: committed audit events appended to a file as JSON lines."""
+"""The SIEM sink: committed audit events (and signed checkpoints) appended to a file as JSON
+lines."""
 
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ log = logging.getLogger("frontdesk.audit")
 def copy_to_sink(path: str, rows: list[AuditEvent]) -> None:
     """Append committed events to the SIEM file as JSON lines; never fail the caller.
 
-    One ``write`` with ``O_APPEND`` per transaction keeps lines whole when several workers
-    append at once; lines from different workers may interleave out of ``seq`` order (each
-    carries its ``seq``). The database stays the record: a failed copy is logged, not raised.
+    Lines from different workers may interleave out of ``seq`` order (each carries its
+    ``seq``). The database stays the record: a failed copy is logged, not raised.
     """
-    data = "".join(json.dumps(event_to_dict(row)) + "\n" for row in rows).encode()
+    append_lines(path, [json.dumps(event_to_dict(row)) for row in rows],
+                 what=f"events #{rows[0].seq}-#{rows[-1].seq}")
+
+
+def append_lines(path: str, lines: list[str], *, what: str) -> bool:
+    """Append ``lines`` in one ``write`` with ``O_APPEND`` (lines stay whole when several workers
+    append at once); log and return False when the file cannot be written."""
+    data = "".join(line + "\n" for line in lines).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -27,5 +34,7 @@ def copy_to_sink(path: str, rows: list[AuditEvent]) -> None:
         finally:
             os.close(fd)
     except OSError:
-        log.exception("could not copy audit events to the sink file",
-                      extra={"fields": {"first_seq": rows[0].seq, "last_seq": rows[-1].seq}})
+        log.exception("could not append to a file outside the database",
+                      extra={"fields": {"path": path, "what": what}})
+        return False
+    return True

@@ -1,4 +1,4 @@
-"""``frontdesk audit``: tail, export, prune and verify the audit log."""
+"""``frontdesk audit``: tail, export, prune and verify the audit log; sign checkpoints."""
 
 from __future__ import annotations
 
@@ -9,8 +9,18 @@ import time
 from typing import Any
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from app.audit.chain import verify_chain
+from app.audit.checkpoint import Checkpoint
+from app.audit.checkpoint import CheckpointError
+from app.audit.checkpoint import load_public_key
+from app.audit.checkpoint import load_signing_key
+from app.audit.checkpoint import public_key_pem
+from app.audit.checkpoint import read_checkpoints
+from app.audit.checkpoint import take
+from app.audit.checkpoint import verify_against
 from app.audit.prune import prune_before
 from app.audit.query import CSV_FIELDS
 from app.audit.query import AuditFilter
@@ -150,13 +160,72 @@ def audit_prune(before: str, yes: bool) -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 naming the first bad event."""
+@click.option("--checkpoints", "checkpoint_file", type=click.Path(dir_okay=False),
+              default=None, help="A JSON-lines file of signed checkpoints (e.g. the sink file): "
+                                 "the chain must still match every one.")
+@click.option("--public-key", "public_key_file", type=click.Path(dir_okay=False),
+              default=None, help="The verifying key (PEM); default: this instance's own.")
+def audit_verify(checkpoint_file: str | None, public_key_file: str | None) -> None:
+    """Check the hash chain, and hold it to signed checkpoints; exit 1 naming the first bad
+    event or the first checkpoint the database contradicts."""
+    try:
+        checkpoints, public_key = _checkpoints_to_hold(checkpoint_file, public_key_file)
+    except (OSError, CheckpointError) as err:
+        fail(str(err))
     with open_database() as database, database.snapshot_session() as session:
         result = verify_chain(session)
-    if result.ok:
-        click.echo(f"ok: {result.checked} events, chain intact")
-        return
-    click.echo(f"FAILED at event #{result.bad_seq}: {result.problem} "
-               f"({result.checked} events verified before it)", err=True)
-    sys.exit(1)
+        report = (verify_against(session, checkpoints, public_key)
+                  if result.ok and public_key is not None else None)
+    if not result.ok:
+        click.echo(f"FAILED at event #{result.bad_seq}: {result.problem} "
+                   f"({result.checked} events verified before it)", err=True)
+        sys.exit(1)
+    if report is not None and not report.ok:
+        click.echo(f"FAILED at {report.problem} ({report.checked} checkpoints held before it)",
+                   err=True)
+        sys.exit(1)
+    held = (f"; {report.checked} signed checkpoints match"
+            + (f" ({report.pruned} older than the pruned start)" if report.pruned else "")
+            if report is not None else "")
+    click.echo(f"ok: {result.checked} events, chain intact{held}")
+
+
+def _checkpoints_to_hold(checkpoint_file: str | None, public_key_file: str | None
+                         ) -> tuple[list[Checkpoint], Ed25519PublicKey | None]:
+    if checkpoint_file is None:
+        return [], None
+    with open(checkpoint_file, encoding="utf-8") as lines:
+        checkpoints = read_checkpoints(lines, checkpoint_file)
+    if not checkpoints:
+        raise CheckpointError(f"{checkpoint_file}: holds no signed checkpoint")
+    if public_key_file is not None:
+        with open(public_key_file, "rb") as pem:
+            return checkpoints, load_public_key(pem.read())
+    return checkpoints, _own_key().public_key()
+
+
+def _own_key() -> Ed25519PrivateKey:
+    with open_database() as database:
+        return load_signing_key(database.checkpoints.key_file)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head now; print the checkpoint as one JSON line (it is also appended to
+    the checkpoint file and the SIEM sink)."""
+    with open_database() as database:
+        try:
+            checkpoint = take(database, database.checkpoints, scheduled=False)
+        except CheckpointError as err:
+            fail(str(err))
+    assert checkpoint is not None  # by hand, never claimed by another
+    click.echo(checkpoint.line())
+
+
+@audit.command("public-key")
+def audit_public_key() -> None:
+    """Print the key (PEM) that verifies this instance's checkpoints."""
+    try:
+        click.echo(public_key_pem(_own_key()), nl=False)
+    except CheckpointError as err:
+        fail(str(err))

@@ -16,6 +16,7 @@ import config
 from app.access.policy import PolicyError
 from app.access.policy import load_access_config
 from app.audit.chain import guard_append_only
+from app.audit.checkpoint import CheckpointSettings
 from app.clock import Clock
 from app.db import Database
 from app.outbox import WebhookConfigError
@@ -65,6 +66,7 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
                          f"{settings.resolved_database_url!r}")
     db = database or Database(settings.resolved_database_url)
     db.audit_log_file = settings.audit_log_file
+    db.checkpoints = CheckpointSettings.from_settings(settings)
     db.webhooks = webhooks
     if clock is not None:
         db.clock = clock

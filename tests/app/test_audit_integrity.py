@@ -7,9 +7,7 @@ raw SQL, and put the trigger back (SQLite: drop and re-create; PostgreSQL: disab
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -19,7 +17,6 @@ from sqlalchemy import Connection
 from sqlalchemy import select
 from sqlalchemy import text
 
-from app.audit import triggers
 from app.audit.chain import seal
 from app.audit.events import Actor
 from app.cli.main import main as frontdesk
@@ -27,30 +24,11 @@ from app.db import Database
 from app.models import AuditEvent
 from app.uow import UnitOfWork
 from tests.helpers.audit import check_chain
+from tests.helpers.audit import row
 from tests.helpers.audit import seed
+from tests.helpers.audit import tampering
 from tests.helpers.factories import make_token
 from tests.helpers.servers import LiveServer
-
-
-@contextmanager
-def tampering(db: Database) -> Iterator[Connection]:
-    """A transaction with the append-only guard lifted, restored before it commits."""
-    with db.engine.begin() as conn:
-        if db.dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
-        else:
-            conn.execute(text("DROP TRIGGER audit_events_no_update"))
-            conn.execute(text("DROP TRIGGER audit_events_no_delete"))
-        yield conn
-        if db.dialect == "postgresql":
-            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
-        else:
-            triggers.install(lambda sql: conn.execute(text(sql)), "sqlite")
-
-
-def row(conn: Connection, seq: int) -> dict[str, Any]:
-    return dict(conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq == seq))
-                .mappings().one())
 
 
 @pytest.fixture

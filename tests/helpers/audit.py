@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from click.testing import CliRunner
+from sqlalchemy import Connection
 from sqlalchemy import select
+from sqlalchemy import text
 
+from app.audit import triggers
 from app.audit.chain import VerifyResult
+from app.audit.chain import seal
 from app.audit.chain import verify_chain
 from app.audit.events import Actor
 from app.cli.main import main as frontdesk
@@ -77,3 +83,50 @@ def check_chain(db: Database) -> VerifyResult:
     """Verify the hash chain in this process, on one consistent snapshot."""
     with db.snapshot_session() as session:
         return verify_chain(session)
+
+
+@contextmanager
+def tampering(db: Database) -> Iterator[Connection]:
+    """A transaction with the append-only guard lifted, restored before it commits: what
+    someone with write access to the database can do."""
+    with db.write_engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_events_no_update"))
+            conn.execute(text("DROP TRIGGER audit_events_no_delete"))
+        yield conn
+        if db.dialect == "postgresql":
+            conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only"))
+        else:
+            triggers.install(lambda sql: conn.execute(text(sql)), "sqlite")
+
+
+def row(conn: Connection, seq: int) -> dict[str, Any]:
+    """Every stored column of event ``seq``."""
+    return dict(conn.execute(select(AuditEvent.__table__).where(AuditEvent.seq == seq))
+                .mappings().one())
+
+
+def rewrite_consistently(db: Database, seq: int, **changes: Any) -> None:
+    """Edit event ``seq``, then re-chain it and every later event and move the head: a rewrite
+    the hash chain alone cannot see."""
+    with tampering(db) as conn:
+        conn.execute(AuditEvent.__table__.update().where(AuditEvent.seq == seq).values(**changes))
+        prev = row(conn, seq)["prev_hash"]
+        last = int(conn.execute(text("SELECT max(seq) FROM audit_events")).scalar_one())
+        for current in range(seq, last + 1):
+            forged = AuditEvent(**{**row(conn, current), "prev_hash": prev})
+            prev = seal(forged)
+            conn.execute(AuditEvent.__table__.update().where(AuditEvent.seq == current)
+                         .values(prev_hash=forged.prev_hash, hash=prev))
+        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": last, "h": prev})
+
+
+def truncate_consistently(db: Database, keep_through: int) -> None:
+    """Delete every event after ``keep_through`` and move the head back to it."""
+    with tampering(db) as conn:
+        kept = row(conn, keep_through)["hash"]
+        conn.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": keep_through})
+        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"),
+                     {"s": keep_through, "h": kept})
