@@ -1,4 +1,4 @@
-"""What Okta, Entra ID and OneLogin send that RFC 7643/7644 do not: each quirk once, with its source.
+"""What Okta, Entra ID and OneLogin send that RFC 7643/7644 do not: each quirk once, sourced.
 
 The callers (``scim.schemas`` for POST/PUT bodies and the patched document, ``scim.patch`` for
 PATCH operations, ``scim.filters`` for ``?filter=`` and PATCH path filters) accept each quirk

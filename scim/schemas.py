@@ -3,8 +3,9 @@
 Loading (POST, PUT, and the result of PATCH) turns a SCIM body into the canonical stored
 document: attribute names matched case-insensitively (RFC 7643 §2.1; Microsoft sends
 ``UserName``), read-only attributes ignored (RFC 7643 §2.2), the Okta and Entra shapes of
-``scim.quirks`` accepted, unknown extension URNs kept verbatim, and everything else unknown or
-mistyped refused — a known attribute is never silently dropped. This is the one type check of a
+``scim.quirks`` accepted, unknown extension URNs and the sub-attributes an IdP adds to a known
+complex attribute kept verbatim, and everything else unknown or mistyped refused — a known
+attribute is never silently dropped. This is the one type check of a
 PATCH too: the engine (``scim.patch``) applies operations structurally and hands the patched
 document to ``validate_document``. Dumping builds the response with ``meta`` and applies
 ``attributes``/``excludedAttributes`` (RFC 7644 §3.9).
