@@ -159,8 +159,10 @@ def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPo
     if policy.groups_mode == "sync" and claims.groups is not None:
         managed = uow.groups.managed_by_idp(user.id, claims.idp_entity_id)
         to_remove = {group_id for group_id, _ in managed} - wanted
-    add = services.MemberDelta("add", (user.id,), idp_entity_id=claims.idp_entity_id)
-    remove = services.MemberDelta("remove", (user.id,))
+    known = ((user.id, user.user_name),)
+    add = services.MemberDelta("add", (user.id,), idp_entity_id=claims.idp_entity_id,
+                               labels=known)
+    remove = services.MemberDelta("remove", (user.id,), labels=known)
     for group_id in sorted(to_add | to_remove):
         services.update_group(uow, group_id, None, [add if group_id in to_add else remove],
                               actor=actor, commit=False)

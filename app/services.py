@@ -215,13 +215,15 @@ class MemberDelta:
     """One membership change: add ids, remove ids (or all), or make the set exactly ``ids``.
 
     ``idp_entity_id`` marks the memberships it adds as made by that IdP's group claim (JIT), so
-    that a later claim without the group may remove them; SCIM's are None.
+    that a later claim without the group may remove them; SCIM's are None. ``labels`` are member
+    names the caller already knows (id, userName), so the audit events need not look them up.
     """
 
     action: Literal["add", "remove", "replace"]
     ids: tuple[str, ...] = ()
     remove_all: bool = False
     idp_entity_id: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 def _apply_group_doc(group: Group, doc: Document) -> None:
@@ -266,9 +268,11 @@ def _add_members(uow: UnitOfWork, group: Group, members: dict[str, str], granted
 
 def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], actor: Actor
                    ) -> bool:
-    """Apply membership deltas in SQL; record one event per member added or removed."""
+    """Apply membership deltas in SQL; record one event per member added or removed, naming
+    the member (its userName, or a group's displayName) with one lookup for them all."""
     granted_by = actor.label
-    changed = False
+    events: list[tuple[AuditAction, str]] = []
+    known: tuple[tuple[str, str], ...] = ()
     for delta in deltas:
         added: list[str] = []
         removed: list[str] = []
@@ -282,16 +286,29 @@ def _apply_members(uow: UnitOfWork, group: Group, deltas: list[MemberDelta], act
             members = _resolve_members(uow, group, delta.ids)
             removed = uow.groups.remove_all_members(group.id, keep=list(members))
             added = _add_members(uow, group, members, granted_by, delta.idp_entity_id)
-        for member_id in added:
-            uow.audit.record(AuditAction.GROUP_MEMBER_ADD, actor=actor, target_kind="group",
-                             target_id=group.id, target_label=group.display_name,
-                             changes={"member": [None, member_id]})
-        for member_id in removed:
-            uow.audit.record(AuditAction.GROUP_MEMBER_REMOVE, actor=actor, target_kind="group",
-                             target_id=group.id, target_label=group.display_name,
-                             changes={"member": [member_id, None]})
-        changed = changed or bool(added or removed)
-    return changed
+        events += [(AuditAction.GROUP_MEMBER_ADD, i) for i in added]
+        events += [(AuditAction.GROUP_MEMBER_REMOVE, i) for i in removed]
+        known += delta.labels
+    names = _member_names(uow, [member_id for _, member_id in events], known)
+    for action, member_id in events:
+        name = names.get(member_id)
+        adds = action is AuditAction.GROUP_MEMBER_ADD
+        uow.audit.record(action, actor=actor, target_kind="group", target_id=group.id,
+                         target_label=group.display_name,
+                         changes={"member": [None, member_id] if adds else [member_id, None],
+                                  "memberName": [None, name] if adds else [name, None]})
+    return bool(events)
+
+
+def _member_names(uow: UnitOfWork, ids: list[str], known: tuple[tuple[str, str], ...]
+                  ) -> dict[str, str]:
+    """userName (or a group's displayName) of each member, so an event says who: those the
+    caller knows, the others in one query whatever their number."""
+    names = dict(known)
+    unknown = [i for i in ids if i not in names]
+    if unknown:
+        names.update(uow.groups.member_labels(unknown))
+    return names
 
 
 def create_group(uow: UnitOfWork, doc: Document, member_ids: tuple[str, ...], *,

@@ -141,7 +141,7 @@ def _resolve(kind: ResourceKind, path: str) -> _Target | None:
         return None
     if raw.flt is not None and not attr.multi_valued:
         raise InvalidPath(f"{path!r}: a filter needs a multi-valued attribute")
-    sub = attr.sub(raw.sub) if raw.sub is not None else None
+    sub = attr.sub(quirks.sub_attribute_name(attr, raw.sub)) if raw.sub is not None else None
     if raw.sub is not None and sub is None:
         raise InvalidPath(f"unknown sub-attribute in path {path!r}")
     if sub is not None and sub.mutability == "readOnly":
@@ -171,11 +171,13 @@ def _complex(attr: Attribute, value: Any, label: str) -> Doc:
     if not isinstance(value, dict):
         raise InvalidValue(f"{label} must be an object")
     out: Doc = {}
-    for key, item in value.items():
-        sub = attr.sub(key) if isinstance(key, str) else None
+    for key, item in quirks.complex_value(attr, value, label).items():
+        if not isinstance(key, str):
+            raise InvalidPath(f"invalid sub-attribute {attr.name}.{key}")
+        sub = attr.sub(key)
         if sub is None:
-            raise InvalidPath(f"unknown sub-attribute {attr.name}.{key}")
-        if item is not None and sub.mutability != "readOnly":
+            out[key] = item  # a sub-attribute an IdP adds: kept as sent, as in a PUT body
+        elif item is not None and sub.mutability != "readOnly":
             out[sub.name] = _scalar(sub, item)
     return out
 
@@ -265,10 +267,10 @@ def _write(doc: Doc, target: _Target, op: Op, value: Any) -> None:
 
 def _nulled(attr: Attribute, value: Any, label: str) -> set[str]:
     """The sub-attributes a complex value sets to null (RFC 7643 §2.5: unassigned)."""
-    value = quirks.single_element(quirks.json_value(value, label))
+    value = quirks.bare_id(quirks.single_element(quirks.json_value(value, label)), attr)
     if not isinstance(value, dict):
         return set()
-    return {sub.name for key, item in value.items()
+    return {sub.name for key, item in quirks.complex_value(attr, value, label).items()
             if item is None and isinstance(key, str) and (sub := attr.sub(key)) is not None}
 
 

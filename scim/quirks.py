@@ -1,4 +1,4 @@
-"""What Okta and Entra ID send that RFC 7643/7644 do not: each quirk once, with its source.
+"""What Okta, Entra ID and OneLogin send that RFC 7643/7644 do not: each quirk once, sourced.
 
 The callers (``scim.schemas`` for POST/PUT bodies and the patched document, ``scim.patch`` for
 PATCH operations, ``scim.filters`` for ``?filter=`` and PATCH path filters) accept each quirk
@@ -13,6 +13,7 @@ value (``_remove``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from app.catalog import Attribute
@@ -77,6 +78,51 @@ def bare_id(value: Any, attr: Attribute) -> Any:
     if isinstance(value, str) and attr.type == "complex" and attr.sub("value") is not None:
         return {"value": value}
     return value
+
+
+# OneLogin: its "SCIM Provisioner with SAML (SCIM v2 Enterprise)" template names the manager's
+# id "managerId" (https://doc.keepnetlabs.com/next-generation-product/platform/company/
+# company-settings/scim-settings/onelogin-scim-integration); the catalogue calls it "value".
+SUB_ATTRIBUTE_ALIASES: dict[tuple[str, str], str] = {("manager", "managerid"): "value"}
+
+
+def sub_attribute_name(attr: Attribute, name: str) -> str:
+    """The catalogue's name for a sub-attribute an IdP names its own way; others unchanged."""
+    return SUB_ATTRIBUTE_ALIASES.get((attr.name.casefold(), name.casefold()), name)
+
+
+def complex_value(attr: Attribute, value: Mapping[Any, Any], label: str) -> dict[Any, Any]:
+    """A complex value's keys as the catalogue spells them, aliases mapped; a single-valued
+    attribute's blank text is null (unassigned). Unknown keys are kept for the caller.
+
+    An alias and its target that both hold a value and differ are refused (InvalidValue): which
+    one the IdP meant is not clear.
+    """
+    # OneLogin: its template renders a parameter the user lacks as "" and the manager's name as
+    # "{$user.manager_firstname} {$user.manager_lastname}", i.e. " ": a user without a manager
+    # arrives as "manager": {"managerId": "", "displayName": " "} and means no manager.
+    out: dict[Any, Any] = {}
+    aliased: dict[str, tuple[str, Any]] = {}
+    for key, item in value.items():
+        if not attr.multi_valued and isinstance(item, str) and not item.strip():
+            item = None
+        if not isinstance(key, str):
+            out[key] = item
+            continue
+        target = sub_attribute_name(attr, key)
+        sub = attr.sub(target)
+        name = sub.name if sub is not None else key
+        if target != key:
+            aliased[name] = (key, item)
+        else:
+            out[name] = item
+    for name, (alias, item) in aliased.items():
+        if out.get(name) is None:
+            out[name] = item
+        elif item is not None and item != out[name]:
+            where = f"{label}: " if label else ""
+            raise InvalidValue(f"{where}{alias!r} and {name!r} differ")
+    return out
 
 
 def unprefixed_extension(kind: ResourceKind, name: str) -> Schema | None:

@@ -3,8 +3,9 @@
 Loading (POST, PUT, and the result of PATCH) turns a SCIM body into the canonical stored
 document: attribute names matched case-insensitively (RFC 7643 §2.1; Microsoft sends
 ``UserName``), read-only attributes ignored (RFC 7643 §2.2), the Okta and Entra shapes of
-``scim.quirks`` accepted, unknown extension URNs kept verbatim, and everything else unknown or
-mistyped refused — a known attribute is never silently dropped. This is the one type check of a
+``scim.quirks`` accepted, unknown extension URNs and the sub-attributes an IdP adds to a known
+complex attribute kept verbatim, and everything else unknown or mistyped refused — a known
+attribute is never silently dropped. This is the one type check of a
 PATCH too: the engine (``scim.patch``) applies operations structurally and hands the patched
 document to ``validate_document``. Dumping builds the response with ``meta`` and applies
 ``attributes``/``excludedAttributes`` (RFC 7644 §3.9).
@@ -18,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from marshmallow import EXCLUDE
+from marshmallow import INCLUDE
 from marshmallow import RAISE
 from marshmallow import Schema
 from marshmallow import ValidationError
@@ -74,17 +76,20 @@ def _writable(attr: Attribute) -> bool:
 
 
 def _complex_schema(attr: Attribute, numbers_as_text: bool) -> type[Schema]:
-    subs = attr.sub_attributes
-
     class _Complex(Schema):
         class Meta:
-            unknown = RAISE
+            # Sub-attributes an IdP adds to a known complex attribute are kept as sent, as
+            # unknown extension URNs are: refusing them fails every create from its template.
+            unknown = INCLUDE
 
         @pre_load
         def canonical(self, data: Any, **_: Any) -> Any:
             if not isinstance(data, Mapping):
                 raise ValidationError("must be an object")
-            data = _canonical_keys(subs, data)
+            try:
+                data = quirks.complex_value(attr, data, "")
+            except InvalidValue as err:
+                raise ValidationError(err.detail) from None
             # Read-only sub-attributes (manager.displayName, members.display) are ignored
             # on input, as are nulls, which mean "unassigned" (RFC 7643 §2.5).
             return {
@@ -94,7 +99,7 @@ def _complex_schema(attr: Attribute, numbers_as_text: bool) -> type[Schema]:
                 )
             }
 
-    for sub in subs:
+    for sub in attr.sub_attributes:
         if _writable(sub):
             _Complex._declared_fields[sub.name] = _field(sub, numbers_as_text)
     return _Complex
@@ -239,6 +244,8 @@ _PATCHED_GROUP = _resource_schema(catalog.GROUP_KIND, numbers_as_text=False)
 def _first_error(messages: Any, path: str = "") -> str:
     if isinstance(messages, dict):
         for key, value in messages.items():
+            if key == "_schema":  # raised by a pre_load: the message is about ``path`` itself
+                return _first_error(value, path)
             sub = f"{path}.{key}" if path and not isinstance(key, int) else (
                 f"{path}[{key}]" if isinstance(key, int) else str(key))
             return _first_error(value, sub)
@@ -269,15 +276,22 @@ def _load(kind: ResourceKind, schema: Schema, body: Any) -> dict[str, Any]:
         if "unknown attribute" in message:
             raise InvalidSyntax(message) from None
         raise InvalidValue(message) from None
+    for ext in kind.extensions:
+        if _ext_attribute(ext) in doc:
+            doc[ext.id] = _assigned(doc.pop(_ext_attribute(ext)))
+    doc = _assigned(doc)
     for key, value in extras.items():
         if isinstance(value, Mapping) and value:
             doc[key] = dict(value)
     for ext in kind.extensions:
-        if _ext_attribute(ext) in doc:
-            doc[ext.id] = doc.pop(_ext_attribute(ext))
         if ext.id in doc and not doc[ext.id]:
             del doc[ext.id]
     return doc
+
+
+def _assigned(doc: dict[str, Any]) -> dict[str, Any]:
+    """Drop complex values left empty (a OneLogin manager with a blank id): unassigned."""
+    return {k: v for k, v in doc.items() if v != {}}
 
 
 def load_user(body: Any, schema: Schema = _USER) -> dict[str, Any]:

@@ -251,6 +251,18 @@ class GroupRepository:
             found.update((row[0], row[1]) for row in self.session.execute(stmt))
         return found
 
+    def member_labels(self, ids: Sequence[str]) -> dict[str, str]:
+        """Return id → userName (users) or displayName (groups) for ``ids``, in one statement
+        per chunk (the audit events of a membership change name their members)."""
+        labels: dict[str, str] = {}
+        for chunk in chunked(list(dict.fromkeys(ids))):
+            stmt = union_all(
+                select(User.id, User.user_name).where(User.id.in_(chunk)),
+                select(Group.id, Group.display_name).where(Group.id.in_(chunk)),
+            )
+            labels.update((row[0], row[1]) for row in self.session.execute(stmt))
+        return labels
+
     def members(self, group_ids: Sequence[str]) -> dict[str, list[MemberInfo]]:
         """Return the members of each group with their display names, in one statement."""
         result: dict[str, list[MemberInfo]] = {gid: [] for gid in group_ids}

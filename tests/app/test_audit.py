@@ -161,6 +161,9 @@ def test_group_and_membership_events(call: Caller, db: Database, scim: ScimClien
     assert new[0]["changes"] == {"displayName": [None, "Guides"]}
     assert sorted(e["changes"]["member"][1] for e in new[1:]) == sorted([alice, bob])
     assert all(e["changes"]["member"][0] is None for e in new[1:])
+    # Each event names its member (userName) beside the id.
+    assert sorted(tuple(e["changes"]["memberName"]) for e in new[1:]) == [
+        (None, "alice"), (None, "bob")]
 
     seq = last_seq(db)
     added, rid = call("PATCH", f"/Groups/{group_id}", patch_op(
@@ -168,14 +171,15 @@ def test_group_and_membership_events(call: Caller, db: Database, scim: ScimClien
     assert added.status_code == 204
     event = only_event(db, seq, rid)
     assert (event["action"], event["target_id"], event["changes"]) == (
-        "group:member:add", group_id, {"member": [None, carol]})
+        "group:member:add", group_id, {"member": [None, carol], "memberName": [None, "carol"]})
 
     seq = last_seq(db)
     removed, rid = call("PATCH", f"/Groups/{group_id}", patch_op(
         {"op": "remove", "path": f'members[value eq "{alice}"]'}))
     assert removed.status_code == 204
     event = only_event(db, seq, rid)
-    assert (event["action"], event["changes"]) == ("group:member:remove", {"member": [alice, None]})
+    assert (event["action"], event["changes"]) == (
+        "group:member:remove", {"member": [alice, None], "memberName": ["alice", None]})
 
     seq = last_seq(db)
     replaced, rid = call("PATCH", f"/Groups/{group_id}", patch_op(
@@ -183,8 +187,10 @@ def test_group_and_membership_events(call: Caller, db: Database, scim: ScimClien
     assert replaced.status_code == 204
     new = event_rows(db, seq)
     assert sorted((e["action"], json.dumps(e["changes"])) for e in new) == sorted([
-        ("group:member:add", json.dumps({"member": [None, alice]})),
-        ("group:member:remove", json.dumps({"member": [carol, None]})),
+        ("group:member:add", json.dumps({"member": [None, alice],
+                                         "memberName": [None, "alice"]})),
+        ("group:member:remove", json.dumps({"member": [carol, None],
+                                            "memberName": ["carol", None]})),
     ])
     assert {e["request_id"] for e in new} == {rid}
 

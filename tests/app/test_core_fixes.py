@@ -337,11 +337,14 @@ def test_jit_writes_groups_and_memberships_only_through_services(
     assert seen[0] == ("group:create", "idp", IDP, "Brand New",
                        {"displayName": [None, "Brand New"]})
     assert sorted(seen[1:3]) == [
-        ("group:member:add", "idp", IDP, "Brand New", {"member": [None, user_id]}),
-        ("group:member:add", "idp", IDP, "Engineering", {"member": [None, user_id]}),
+        ("group:member:add", "idp", IDP, "Brand New", {"member": [None, user_id],
+                                                       "memberName": [None, "ada@example.com"]}),
+        ("group:member:add", "idp", IDP, "Engineering", {"member": [None, user_id],
+                                                         "memberName": [None, "ada@example.com"]}),
     ]
     assert seen[3:] == [
-        ("group:member:remove", "idp", IDP, "Brand New", {"member": [user_id, None]})]
+        ("group:member:remove", "idp", IDP, "Brand New", {"member": [user_id, None],
+                                                          "memberName": ["ada@example.com", None]})]
     assert groups["Brand New"].source == "jit"
     assert groups["Engineering"].id == engineering.id
     assert groups["Engineering"].version == 2  # created, then one member added

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event  # noqa: TID251 - counting statements needs the engine's events
 
 from app import services
@@ -20,6 +21,7 @@ from app.audit.events import Actor
 from app.db import Database
 from app.models import User
 from app.uow import UnitOfWork
+from tests.helpers.audit import event_rows
 from tests.helpers.clients import ScimClient
 from tests.helpers.clients import patch_op
 
@@ -217,3 +219,40 @@ def test_group_read_without_members_never_touches_memberships(scim: ScimClient, 
         assert not [s for s in seen if "memberships" in s.lower()], seen
     with_members = cost(db, lambda: scim.get(f"/Groups/{group_id}"))
     assert len([s for s in with_members if "memberships" in s.lower()]) == 1
+
+
+def last_seq(db: Database) -> int:
+    return max((e["seq"] for e in event_rows(db)), default=0)
+
+
+def _looks_up_member_names(statement: str) -> bool:
+    """The one statement that fetches members' userNames/displayNames by id for the events."""
+    low = statement.lower()
+    return "users.user_name" in low and "groups.display_name" in low and "union all" in low
+
+
+@pytest.mark.parametrize("shape", ["one operation", "an operation each"])
+def test_membership_events_name_100_members_with_one_lookup(scim: ScimClient, db: Database,
+                                                            shape: str) -> None:
+    people = bulk_users(db, "Äda Strauß ", 100)
+    names = {i: f"Äda Strauß {n:04d}" for n, i in enumerate(people)}
+    sub = scim.post("/Groups", json={"displayName": "Straße"}).json["id"]
+    group_id = scim.post("/Groups", json={"displayName": "Größe"}).json["id"]
+    scim.get("/Users?count=1")
+    values = [{"value": i} for i in [*people, sub]]
+    ops = ([{"op": "add", "path": "members", "value": values}] if shape == "one operation"
+           else [{"op": "add", "path": "members", "value": [v]} for v in values])
+    seq = last_seq(db)
+    seen = cost(db, lambda: scim.patch(f"/Groups/{group_id}", json=patch_op(*ops)))
+    assert len([s for s in seen if _looks_up_member_names(s)]) == 1
+    added = event_rows(db, seq)
+    assert len(added) == 101
+    assert {e["changes"]["member"][1]: e["changes"]["memberName"][1] for e in added} == {
+        **names, sub: "Straße"}
+
+    seq = last_seq(db)
+    removals = [{"op": "remove", "path": f'members[value eq "{i}"]'} for i in people]
+    seen = cost(db, lambda: scim.patch(f"/Groups/{group_id}", json=patch_op(*removals)))
+    assert len([s for s in seen if _looks_up_member_names(s)]) == 1
+    assert {e["changes"]["member"][0]: e["changes"]["memberName"][0]
+            for e in event_rows(db, seq)} == names

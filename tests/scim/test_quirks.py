@@ -153,3 +153,42 @@ def test_created_element_and_okta_member_ids() -> None:
                     Compare("value", "ne", "a"), Or((a, Not(b)))):
         with pytest.raises(InvalidFilter, match="joined by or"):
             quirks.member_ids(refused)
+
+
+MANAGER = USER_KIND.extension(ENT).attr("manager")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("sent", "read"), [
+    ({"managerId": "", "displayName": " "}, None),  # OneLogin's template, user without manager
+    ({"managerId": "m-9", "displayName": "Äda Strauß"}, {"value": "m-9"}),
+    ({"MANAGERID": "m-9"}, {"value": "m-9"}),
+    ({"managerId": "m-9", "value": "m-9"}, {"value": "m-9"}),
+    ({"managerId": " ", "value": "m-9"}, {"value": "m-9"}),
+    ({"managerId": "m-9", "value": ""}, {"value": "m-9"}),
+    ({"managerId": "m-9", "employeeCode": "S1"}, {"value": "m-9", "employeeCode": "S1"}),
+    ("", None),  # Entra's bare id, blank
+])
+def test_onelogin_manager_reads_the_same_in_body_and_patch(sent: Any, read: Any) -> None:
+    loaded = load_user({"userName": "b", ENT: {"department": "Sales", "manager": sent}})
+    expected = {"department": "Sales", **({"manager": read} if read else {})}
+    assert loaded[ENT] == expected
+    before = {"userName": "b", ENT: {"manager": {"value": "old"}}}
+    assert patched({"op": "replace", "value": {ENT: {"department": "Sales", "manager": sent}}},
+                   doc=before)[ENT] == expected
+
+
+def test_complex_value_maps_aliases_and_blanks_for_single_valued_attributes_only() -> None:
+    assert quirks.sub_attribute_name(MANAGER, "ManagerId") == "value"
+    assert quirks.sub_attribute_name(MANAGER, "displayName") == "displayName"
+    emails = USER_KIND.top("emails")
+    assert emails is not None
+    assert quirks.sub_attribute_name(emails, "managerId") == "managerId"  # manager's alias only
+    assert quirks.complex_value(MANAGER, {"VALUE": "m", "displayname": " "}, "x") == {
+        "value": "m", "displayName": None}
+    # A multi-valued attribute's elements keep their text as sent (blank or not).
+    assert quirks.complex_value(emails, {"Value": " ", "type": "work"}, "x") == {
+        "value": " ", "type": "work"}
+    with pytest.raises(InvalidValue, match="^manager: 'managerId' and 'value' differ$"):
+        quirks.complex_value(MANAGER, {"value": "a", "managerId": "b"}, "manager")
+    with pytest.raises(InvalidValue, match="'managerId' and 'value' differ"):
+        patched({"op": "add", "path": f"{ENT}:manager", "value": {"value": "a", "managerId": "b"}})
