@@ -73,32 +73,38 @@ ALICE, BOB, CAROL, DAVE = "alice@example.com", "Bob@Example.com", "carol_100%@ex
 
 @pytest.fixture
 def people(app: Flask, scim: ScimClient) -> People:
-    clock = get_db(app).clock = FrozenClock()  # lastModified moves only when told
+    clock = get_db(app).clock = FrozenClock()  # time moves only when told: a second a write
+
+    def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        created = post(scim, path, body)
+        clock.advance(timedelta(seconds=1))
+        return created
+
     ids: dict[str, str] = {}
-    ids[ALICE] = post(scim, "/Users", {
+    ids[ALICE] = made("/Users", {
         "userName": ALICE, "title": "Engineer",
         "name": {"givenName": "Alice", "familyName": "Zephyr"},
         "emails": [{"value": "alice@work.x", "type": "work", "primary": True},
                    {"value": "alice@home.org", "type": "home"}],
         ENT: {"department": "R&D", "employeeNumber": "100", "manager": {"value": "m1"}},
     })["id"]
-    ids[BOB] = post(scim, "/Users", {
+    ids[BOB] = made("/Users", {
         "userName": BOB, "title": "Manager", "active": False,
         "name": {"givenName": "Bob", "familyName": "Young"},
         "emails": [{"value": "bob@home.x", "type": "home"}],
         ENT: {"department": "Sales"},
     })["id"]
-    between = clock.advance(timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    clock.advance(timedelta(seconds=1))
-    ids[CAROL] = post(scim, "/Users", {
+    # Bob was made a second ago; Carol will be made now: half a second ago is between them.
+    between = (clock.now() - timedelta(milliseconds=500)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ids[CAROL] = made("/Users", {
         "userName": CAROL, "name": {"familyName": "Xavier"},
         "emails": [{"value": "carol@work.y", "type": "work"}],
     })["id"]
-    ids[DAVE] = post(scim, "/Users", {"userName": DAVE})["id"]
+    ids[DAVE] = made("/Users", {"userName": DAVE})["id"]
     groups = {
-        "Admins": post(scim, "/Groups", {"displayName": "Admins", "members": [
+        "Admins": made("/Groups", {"displayName": "Admins", "members": [
             {"value": ids[ALICE]}, {"value": ids[BOB]}]})["id"],
-        "Staff": post(scim, "/Groups", {"displayName": "Staff",
+        "Staff": made("/Groups", {"displayName": "Staff",
                                         "members": [{"value": ids[CAROL]}]})["id"],
     }
     return People(ids, groups, between)
