@@ -510,4 +510,5 @@ def test_nul_characters_in_urls_and_filters_are_400(scim: ScimClient, db: Databa
 def test_deeply_nested_body_is_400(scim: ScimClient, db: Database) -> None:
     with nothing_written(db):
         deep = b'{"userName": "x", "title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-        assert_error(scim._call("POST", "/Users", data=deep), 400, "invalidSyntax")
+        body = assert_error(scim._call("POST", "/Users", data=deep), 400, "invalidValue")
+        assert "deeper than 32 levels" in body["detail"]
