@@ -16,6 +16,8 @@
   in magnitude: PostgreSQL's ``jsonb`` reads a larger decimal back as an integer, SQLite's JSON
   functions a larger integer as a float) and at most ``MAX_DEPTH`` levels of nesting, a depth
   that parsing, PATCH, PUT, filters and rendering all handle.
+- **Printing** stored text to a terminal or a CSV file escapes what is not printable
+  (``printable``), and a CSV cell never starts a formula (``csv_cell``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ MAX_DEPTH = 32
 MAX_INTEGER = 2**63 - 1
 MIN_INTEGER = -(2**63)
 MAX_DECIMAL = 2.0**53
+_JOINERS = "\u200c\u200d"
 
 
 def is_control(char: str) -> bool:
@@ -56,16 +59,29 @@ def is_encodable(text: str) -> bool:
 
 
 def printable(text: str) -> str:
-    """Return ``text`` safe to print to a terminal: control characters and lone surrogates as
-    ``\\x1b``-style escapes (a backslash too, so an escape cannot be forged)."""
-    out: list[str] = []
-    for char in text:
-        if char == "\\" or is_control(char) or 0xD800 <= ord(char) <= 0xDFFF:
-            out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii")
-                       if char != "\\" else "\\\\")
-        else:
-            out.append(char)
-    return "".join(out)
+    """Return ``text`` safe to write to a terminal or a CSV cell: every character that is not
+    printable (controls such as ESC and CSI, bidi overrides, line separators, lone surrogates)
+    as its ``\\x1b``-style escape. The zero-width (non-)joiners stay: Persian and Indic names
+    hold them."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or char in _JOINERS
+        else char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for char in text)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """Return a CSV cell that a spreadsheet shows as text: non-printable characters escaped
+    (``printable``) and a leading ``=``, ``+``, ``-``, ``@``, tab or CR neutralised with a ``'``
+    (OWASP's advice against CSV formula injection). Anything but text is left as it is."""
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    return "'" + text if value.startswith(FORMULA_STARTS) else text
 
 
 def _string_problem(text: str) -> str | None:

@@ -21,6 +21,7 @@ from app.audit.query import list_events
 from app.audit.query import parse_time
 from app.audit.query import stream_events
 from app.cli.common import cli_actor
+from app.cli.common import echo
 from app.cli.common import fail
 from app.cli.common import open_database
 from app.errors import DomainError
@@ -73,7 +74,7 @@ def audit_tail(lines: int, as_json: bool, follow: bool, action: str | None, acto
     filters = _build_filter(action, actor, target, outcome)
 
     def show(row: Any) -> None:
-        click.echo(json.dumps(event_to_dict(row)) if as_json else _line(row))
+        echo(json.dumps(event_to_dict(row)) if as_json else _line(row))
 
     with open_database() as database:
         with database.read_session() as session:
@@ -124,7 +125,7 @@ def audit_export(fmt: str, since: str | None, output: Any, action: str | None,
                 click.echo(f"\r{count:,} events ({rate:,.0f}/s)", err=True, nl=False)
     if progress:
         click.echo("", err=True)
-    click.echo(f"exported {count:,} events", err=True)
+    echo(f"exported {count:,} events", err=True)
 
 
 @audit.command("prune")
@@ -143,9 +144,9 @@ def audit_prune(before: str, yes: bool) -> None:
     with open_database() as database, UnitOfWork(database) as uow:
         result = prune_before(uow, cutoff, actor=cli_actor())
     if not result.deleted:
-        click.echo("nothing to prune")
+        echo("nothing to prune")
         return
-    click.echo(f"pruned {result.deleted:,} events (#{result.first_seq}-#{result.last_seq}); "
+    echo(f"pruned {result.deleted:,} events (#{result.first_seq}-#{result.last_seq}); "
                f"the chain now starts after #{result.last_seq}")
 
 
@@ -155,8 +156,8 @@ def audit_verify() -> None:
     with open_database() as database, database.snapshot_session() as session:
         result = verify_chain(session)
     if result.ok:
-        click.echo(f"ok: {result.checked} events, chain intact")
+        echo(f"ok: {result.checked} events, chain intact")
         return
-    click.echo(f"FAILED at event #{result.bad_seq}: {result.problem} "
+    echo(f"FAILED at event #{result.bad_seq}: {result.problem} "
                f"({result.checked} events verified before it)", err=True)
     sys.exit(1)
