@@ -19,6 +19,9 @@ EXT = "urn:example:params:scim:schemas:extension:acme:2.0:User"
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+# Replaced by a fresh number in every request sent: a derandomized run draws the same names often,
+# and a 409 for a taken name would hide what the value itself gets.
+UNIQUE = "UNIQUE-NAME"
 
 # The pieces attackers and broken IdPs send: lone surrogates, NUL, C0/C1 controls, CSI, bidi
 # overrides, characters that grow when case-folded, quotes and brackets of the filter grammar.
@@ -66,64 +69,88 @@ def text(clean: bool = False) -> st.SearchStrategy[str]:
                     max_size=12)
     if clean:
         return plain
-    pieces = st.lists(st.one_of(plain, st.sampled_from(NASTY)), min_size=1, max_size=6)
-    long = st.sampled_from(["ß" * 200, "ﬃ" * 100, "a" * 257, "Ä" * 256, "x" * 5000])
-    return st.one_of(plain, pieces.map("".join), long)
+    pieces = st.lists(st.one_of(plain, st.sampled_from(NASTY)), min_size=1, max_size=4)
+    return st.one_of(plain, pieces.map("".join), st.sampled_from(LONG))
 
 
-def nested(leaf: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """A leaf wrapped in 0-40 lists (the limit is 32 levels)."""
-    def wrap(pair: tuple[Any, int]) -> Any:
-        value, depth = pair
-        for _ in range(depth):
-            value = [value]
+LONG = ["ß" * 200, "ﬃ" * 100, "a" * 257, "Ä" * 256, "ß" * 128, "x" * 5000]
+
+
+def deep(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+# One hostile value per request, so that it alone decides the answer: JSON literals no store
+# keeps, text no store holds, nesting around the limit, and ordinary values as controls.
+HOSTILE: list[Any] = (
+    [Raw(n) for n in NUMBERS] + NASTY + LONG
+    + ["ok\ud800", "ctl\x07\x1b[31m@x", "a\x00b"]
+    + [deep(n) for n in (28, 29, 30, 31, 32, 40, 100)]
+    + [{"k\ud800": 1}, {"": None}, [], {}, None, True, "Äda", 7, 1.5]
+)
+# Where the value goes in a User body (keys joined by "/"; "*" replaces the whole body).
+USER_SLOTS = ["userName", "displayName", "externalId", "title", "nickName", "name/givenName",
+              "name", "emails", "active", f"{ENT}/employeeNumber", f"{ENT}/manager",
+              f"{EXT}/note", f"{EXT}/deep/er", "nosuch", "*"]
+PATCH_PATHS = ["title", "displayName", "userName", "externalId", "name.givenName", "emails",
+               'emails[type eq "work"].value', f"{EXT}:note", f"{ENT}:employeeNumber",
+               f"{ENT}:manager", "active", None]
+FILTERS = ["userName eq {}", "title co {}", "emails[value sw {}]", "displayName gt {}",
+           f"{ENT}:employeeNumber eq {{}}", "active eq {}", "(((userName eq {})))",
+           "userName eq {} and not (title pr)", "meta.lastModified gt {}", "{} eq 1"]
+
+
+def _put(body: dict[str, Any], slot: str, value: Any) -> Any:
+    """``body`` with ``value`` at ``slot``, a path of keys joined by ``/``."""
+    if slot == "*":
         return value
-    return st.tuples(leaf, st.integers(0, 40)).map(wrap)
+    keys = slot.split("/")
+    for key in reversed(keys[1:]):
+        value = {key: value}
+    return {**body, keys[0]: value}
 
 
-def value(clean: bool = False) -> st.SearchStrategy[Any]:
-    """A JSON value: text, a number (non-finite and huge ones unless ``clean``), a boolean,
-    null, or a nested one."""
-    numbers = st.integers(-1000, 1000) if clean else st.sampled_from(NUMBERS).map(Raw)
-    leaf = st.one_of(text(clean), numbers, st.booleans())
+def user_body(clean: bool = False) -> st.SearchStrategy[Any]:
+    """A User body with a unique userName (``UNIQUE`` is replaced when sent) and, unless
+    ``clean``, one hostile value in one slot."""
+    names = text(True).map(lambda t: f"{t}.{UNIQUE}@example.com")
+    base = st.builds(lambda n, t: {"userName": n, "title": t, "name": {"givenName": t},
+                                   ENT: {"employeeNumber": t}}, names, text(True))
     if clean:
-        return leaf
-    return st.one_of(leaf, st.none(), nested(leaf), st.dictionaries(text(), leaf, max_size=3))
-
-
-def user_body(clean: bool = False) -> st.SearchStrategy[dict[str, Any]]:
-    """A User body with a unique-enough userName and a few attributes, hostile unless clean."""
-    names = text(clean).map(lambda t: f"{t}@example.com")
-    extras = st.fixed_dictionaries({}, optional={
-        "displayName": text(clean), "externalId": text(clean), "title": value(clean),
-        "name": st.fixed_dictionaries({"givenName": text(clean)}),
-        EXT: st.fixed_dictionaries({"note": value(clean)}),
-        ENT: st.fixed_dictionaries({"employeeNumber": text(clean)}),
-    })
-    return st.tuples(names, extras).map(lambda p: {"userName": p[0], **p[1]})
+        return base
+    return st.builds(_put, base, st.sampled_from(USER_SLOTS), st.sampled_from(HOSTILE))
 
 
 def patch_body(clean: bool = False) -> st.SearchStrategy[dict[str, Any]]:
-    op = st.sampled_from(["add", "replace"]) if clean else st.sampled_from(
-        ["add", "replace", "remove", "Replace", "bogus"])
-    path = st.sampled_from(["title", "displayName", f"{ENT}:employeeNumber", "nickName"]) if clean else st.one_of(
-        st.sampled_from(ATTRS), filter_text().map(lambda f: f"emails[{f}].value"), text())
-    operation = st.fixed_dictionaries({"op": op, "path": path,
-                                       "value": text(clean) if clean else value()})
+    """A PatchOp with one to three operations; hostile ones take a hostile value or path."""
+    if clean:
+        operation = st.fixed_dictionaries({
+            "op": st.sampled_from(["add", "replace"]),
+            "path": st.sampled_from(["title", "displayName", f"{ENT}:employeeNumber"]),
+            "value": text(True)})
+    else:
+        paths = st.one_of(st.sampled_from(PATCH_PATHS),
+                          st.builds(lambda f, v: f"emails[{f.format(v)}].value",
+                                    st.sampled_from(FILTERS[:3]), st.sampled_from(NASTY)))
+        operation = st.builds(
+            lambda op, path, value: {"op": op, **({"path": path} if path else {}),
+                                     "value": value},
+            st.sampled_from(["add", "replace", "remove", "Replace", "bogus"]), paths,
+            st.one_of(st.sampled_from(HOSTILE), user_body()))
     return st.lists(operation, min_size=1, max_size=3).map(
         lambda ops: {"schemas": [PATCH_OP], "Operations": ops})
 
 
 def filter_text() -> st.SearchStrategy[str]:
-    """Filters: well-formed ones with hostile values, unquoted words, unbalanced or deep ones."""
-    attr = st.sampled_from(ATTRS + ["type", "value", "primary"])
-    op = st.sampled_from(["eq", "ne", "co", "sw", "gt", "pr", "EQ", "xx"])
-    literal = st.one_of(text().map(lambda t: json.dumps(t)), text(), st.sampled_from(NUMBERS),
-                        st.sampled_from(["true", "null", "False"]))
-    compare = st.tuples(attr, op, literal).map(" ".join)
-    deep = st.tuples(compare, st.integers(0, 40)).map(lambda p: "(" * p[1] + p[0] + ")" * p[1])
-    joined = st.lists(st.one_of(compare, deep), min_size=1, max_size=3).map(" and ".join)
-    return st.one_of(joined, text())
+    """A filter template with one hostile literal: quoted, unquoted, or as sent."""
+    literal = st.one_of(st.sampled_from(NASTY + LONG).map(json.dumps), st.sampled_from(NASTY),
+                        st.sampled_from(NUMBERS + ["true", "null", "bjensen", '"\\ud800"']))
+    deep_filter = st.integers(30, 34).map(lambda n: "(" * n + 'userName eq "a"' + ")" * n)
+    return st.one_of(st.builds(str.format, st.sampled_from(FILTERS), literal), deep_filter,
+                     text())
 
 
 def request(user_id: str) -> st.SearchStrategy[Request]:
@@ -135,21 +162,25 @@ def request(user_id: str) -> st.SearchStrategy[Request]:
         "X-Request-Id": text(), "Accept": text()}).map(
         lambda h: {k: _header(v) for k, v in h.items()})
     users = f"/scim/v2/Users/{user_id}"
+    search = st.builds(lambda key, f: {"schemas": [SEARCH], key: f},
+                       st.sampled_from(["filter", "sortBy", "attributes"]),
+                       st.one_of(filter_text(), st.sampled_from(HOSTILE)))
     return st.one_of(
         st.builds(Request, st.just("POST"), st.just("/scim/v2/Users"), user_body().map(dumps),
                   hostile_header),
-        st.builds(Request, st.just("PUT"), st.just(users), user_body().map(dumps)),
+        st.builds(Request, st.just("PUT"), st.just(users), user_body().map(dumps),
+                  hostile_header),
         st.builds(Request, st.just("PATCH"), st.just(users), patch_body().map(dumps),
                   hostile_header),
-        st.builds(Request, st.just("POST"), st.just("/scim/v2/Groups"),
-                  st.fixed_dictionaries({"displayName": text(),
-                                         "externalId": text()}).map(dumps)),
+        st.builds(Request, st.just("POST"), st.just("/scim/v2/Groups"), st.builds(
+            lambda v, slot: dumps({"displayName": "G", slot: v}), st.sampled_from(HOSTILE),
+            st.sampled_from(["displayName", "externalId", "members"]))),
         st.builds(Request, st.just("GET"), filter_text().map(
             lambda f: "/scim/v2/Users?filter=" + _quote(f))),
-        st.builds(Request, st.just("POST"), st.just("/scim/v2/Users/.search"), st.fixed_dictionaries(
-            {"schemas": st.just([SEARCH])},
-            optional={"filter": filter_text(), "sortBy": st.one_of(st.sampled_from(ATTRS),
-                                                                   text())}).map(dumps)),
+        st.builds(Request, st.just("GET"), st.sampled_from(NASTY + LONG).map(
+            lambda v: "/scim/v2/Users?sortBy=" + _quote(v))),
+        st.builds(Request, st.just("POST"), st.just("/scim/v2/Users/.search"),
+                  search.map(dumps)),
         st.builds(Request, st.just("GET"), text().map(lambda t: "/scim/v2/Users/" + _quote(t))),
     )
 
@@ -162,3 +193,32 @@ def _quote(text: str) -> str:
 def _header(text: str) -> str:
     """A header value as HTTP carries it: Latin-1, one line."""
     return text.encode("utf-8", "replace").decode("latin-1").replace("\r", "").replace("\n", "")
+
+
+def known_failures(user_id: str) -> list[Request]:
+    """The requests issue 10's fuzz found reaching a 500 or poisoning data, run every time."""
+    users = f"/scim/v2/Users/{user_id}"
+    name = f"known.{UNIQUE}@example.com"
+
+    def user(extra: str) -> str:
+        return f'{{"userName": "{name}", "{EXT}": {{"note": {extra}}}}}'
+
+    patch = ('{"schemas": ["' + PATCH_OP + '"], "Operations": [{"op": "replace", '
+             '"path": "%s", "value": %s}]}')
+    return [
+        Request("POST", "/scim/v2/Users", user('"\\ud800"')),
+        Request("POST", "/scim/v2/Users", user("NaN")),
+        Request("POST", "/scim/v2/Users", user("Infinity")),
+        Request("POST", "/scim/v2/Users", user("1e400")),
+        Request("POST", "/scim/v2/Users", user(str(2**64))),
+        Request("POST", "/scim/v2/Users", user("[" * 500 + "1" + "]" * 500)),
+        Request("POST", "/scim/v2/Users", dumps({"userName": "ß" * 200})),
+        Request("POST", "/scim/v2/Groups", dumps({"displayName": "ﬃ" * 100})),
+        Request("POST", "/scim/v2/Users", dumps({"userName": "ctl\u0007\u001b[31m@x.com"})),
+        Request("PATCH", users, patch % ("title\\ud800", '"x"')),
+        Request("PATCH", users, patch % (f"{EXT}:note", "NaN")),
+        Request("GET", "/scim/v2/Users?filter=" + _quote('userName eq "\\ud800"')),
+        Request("GET", "/scim/v2/Users?filter=" + _quote("userName eq bjensen")),
+        Request("POST", "/scim/v2/Users/.search",
+                '{"schemas": ["' + SEARCH + '"], "sortBy": "userName\\ud800"}'),
+    ]
