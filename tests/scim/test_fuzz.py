@@ -33,7 +33,7 @@ from tests.helpers.reads import table_state
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 # No shrinking: a failure prints the request as drawn, and CI never spends minutes on it.
-BUDGET = settings(max_examples=200, derandomize=True, database=None, deadline=None,
+BUDGET = settings(max_examples=150, derandomize=True, database=None, deadline=None,
                   phases=[Phase.explicit, Phase.generate],
                   suppress_health_check=[HealthCheck.function_scoped_fixture,
                                          HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -102,7 +102,7 @@ def test_positive_control_the_same_strategies_without_hostile_pieces_are_accepte
                           headers=auth)
     user_id = created.json["id"]
 
-    @settings(BUDGET, max_examples=30)
+    @settings(BUDGET, max_examples=20)
     @given(user_body(clean=True), patch_body(clean=True), st.booleans())
     def check(user: dict[str, Any], patch: dict[str, Any], put: bool) -> None:
         before = table_state(db)
