@@ -30,6 +30,8 @@ from app.models import ApiToken
 from app.models import Group
 from app.models import User
 from app.repository.common import fold
+from app.text import has_control
+from app.text import is_encodable
 from app.uow import UnitOfWork
 
 MAX_NAME = 256
@@ -62,6 +64,9 @@ def _check_version(current: int, expected: int | None) -> None:
 
 
 def _text(doc: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+    """A one-line name or identifier: at most MAX_NAME characters, no control characters
+    (app.text: one rule for every door), and, for a unique name (``required``), a case-folded
+    key that fits its column too (``ß`` folds to ``ss``, ``ﬃ`` to ``ffi``)."""
     value = doc.get(key)
     if value is None:
         if required:
@@ -71,6 +76,14 @@ def _text(doc: Mapping[str, Any], key: str, *, required: bool = False) -> str | 
         raise InvalidInputError(f"'{key}' must be a non-empty string")
     if len(value) > MAX_NAME:
         raise InvalidInputError(f"'{key}' is longer than {MAX_NAME} characters")
+    if has_control(value):
+        raise InvalidInputError(f"'{key}' may not contain control characters")
+    if not is_encodable(value):
+        raise InvalidInputError(f"'{key}' holds a lone UTF-16 surrogate, which is not text")
+    if required and len(fold(value)) > MAX_NAME:
+        raise InvalidInputError(
+            f"'{key}' is longer than {MAX_NAME} characters once case-folded "
+            f"(as it is compared for uniqueness)")
     return value
 
 

@@ -19,6 +19,11 @@ wsgi_app = "app.web.wsgi:application"
 accesslog = None  # the app writes its own JSON request log with a request id
 errorlog = "-"
 loglevel = _settings.log_level.lower()
+# Twice gunicorn's defaults (4094, 8190; 8190 is the most a request line may be): the SCIM door
+# refuses what lies between with a SCIM JSON 414 or 431 (scim.views.refuse_oversized_head),
+# not gunicorn's HTML page.
+limit_request_line = 8190
+limit_request_field_size = 16380
 timeout = 30
 graceful_timeout = 10
 # gunicorn 27 opens a control socket under ~/.gunicorn by default; a server needs none.

@@ -3,9 +3,12 @@
 scim2-filter-parser only lexes and parses: its transpilers silently drop attributes they do not
 know, which would turn ``title pr and nosuch eq "x"`` into the wider ``title pr``. So we walk its
 AST ourselves and resolve every path through ``app.catalog``; an unknown path is an error, never a
-wider search. Its lexer knows neither string escapes, multi-digit numbers nor Entra's unquoted
-values, so every value is swapped for a numbered placeholder before lexing. Its ``and`` and ``or``
-share one precedence level, so logical chains are regrouped here: ``and`` binds tighter.
+wider search. Its lexer knows neither string escapes nor multi-digit numbers, so every value is
+swapped for a numbered placeholder before lexing. The grammar is RFC 7644's: a string value is
+always quoted (``userName eq bjensen`` is refused; Okta and Entra quote theirs), only ``true``,
+``false``, ``null`` and numbers come bare, and a quoted string must be text the store can hold.
+Its ``and`` and ``or`` share one precedence level, so logical chains are regrouped here: ``and``
+binds tighter. Filters nest at most ``app.text.MAX_DEPTH`` levels, as stored documents do.
 
 The same grammar reads the filters of PATCH paths (``emails[type eq "work"].value``):
 ``read_filter`` checks the syntax alone, ``parse_value_filter`` binds it to a multi-valued
@@ -40,12 +43,14 @@ from app.query import Operator
 from app.query import Or
 from app.query import Value
 from app.query import ValuePath
+from app.text import MAX_DEPTH
+from app.text import has_nul
+from app.text import is_encodable
 from scim import quirks
 from scim.errors import InvalidFilter
 
 MAX_LENGTH = 4096
 MAX_TERMS = 64
-MAX_DEPTH = 16
 
 _TOKEN = re.compile(r'\s+|"(?:[^"\\]|\\.)*"|[()\[\]]|[^\s()\[\]"]+')
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -55,7 +60,7 @@ _KEYWORDS = _COMPARE | {"pr", "and", "or", "not"}
 
 @dataclass(frozen=True)
 class _Literal:
-    """A comparison value as sent: ``kind`` is string, bare, number, true, false or null."""
+    """A comparison value as sent: ``kind`` is string, number, true, false or null."""
 
     kind: str
     text: str
@@ -95,17 +100,13 @@ def parse_filter(text: str, kind: ResourceKind) -> Criteria:
     return _bind(read_filter(text), kind, None)
 
 
-def read_filter(text: str, limits: Limits = Limits(), *, unquoted: bool = True) -> Syntax:
-    """Check a filter's syntax (RFC 7644 §3.4.2.2) within ``limits``; bind it later.
-
-    ``unquoted``: whether a value may come unquoted (quirks.unquoted_value); where it may not,
-    ``true``, ``false`` and ``null`` are read in any case.
-    """
+def read_filter(text: str, limits: Limits = Limits()) -> Syntax:
+    """Check a filter's syntax (RFC 7644 §3.4.2.2) within ``limits``; bind it later."""
     if limits.length is not None and len(text) > limits.length:
         raise InvalidFilter(f"The filter is longer than {limits.length} characters.")
     if not text.strip():
         raise InvalidFilter("The filter is empty.")
-    segments, operators, literals = _prequote(text, limits, unquoted)
+    segments, operators, literals = _prequote(text, limits)
     operands: list[tuple[Any, tuple[_Literal, ...]]] = []
     for tokens in segments:
         base = next((t for t in tokens if isinstance(t, int)), len(literals))
@@ -174,8 +175,8 @@ def _resolve(kind: ResourceKind, text: str) -> Path | None:
     return resolve(kind, f"{ext.id}:{text}") if ext is not None else path
 
 
-def _prequote(text: str, limits: Limits, unquoted: bool) -> tuple[list[list[str | int]], list[str],
-                                                                   list[_Literal]]:
+def _prequote(text: str, limits: Limits) -> tuple[list[list[str | int]], list[str],
+                                                     list[_Literal]]:
     """Swap every value for its index in the values; count terms and nesting on the way.
 
     Return the tokens split at the top-level ``and``/``or``, those operators, and the values.
@@ -196,8 +197,11 @@ def _prequote(text: str, limits: Limits, unquoted: bool) -> tuple[list[list[str 
                 literal = _Literal("string", json.loads(tok))
             except ValueError:
                 raise InvalidFilter(f"Invalid string {tok[:40]} in the filter.") from None
+            if not is_encodable(literal.text) or has_nul(literal.text):
+                raise InvalidFilter(f"The string {tok[:40]} in the filter is not storable text "
+                                    "(a lone surrogate or NUL).")
         elif prev == "op" and tok not in ("(", ")", "[", "]") and low not in _KEYWORDS:
-            literal = _Literal(_word_kind(tok, unquoted), tok)
+            literal = _Literal(_word_kind(tok), tok)
         else:
             if tok in ("(", "["):
                 depth, prev = depth + 1, "start"
@@ -224,17 +228,15 @@ def _prequote(text: str, limits: Limits, unquoted: bool) -> tuple[list[list[str 
     return segments, operators, literals
 
 
-def _word_kind(word: str, unquoted: bool) -> str:
-    """The kind of an unquoted value: true, false, null, number, or bare (text)."""
-    keywords = ("true", "false", "null")
-    if word in keywords:
-        return word
+def _word_kind(word: str) -> str:
+    """The kind of an unquoted value: true, false, null (in any case: RFC 5234 literals are
+    case-insensitive) or a number; anything else needs quotes (RFC 7644 §3.4.2.2)."""
+    if word.lower() in ("true", "false", "null"):
+        return word.lower()
     if _NUMBER.fullmatch(word):
         return "number"
-    if not unquoted and word.lower() in keywords:
-        return word.lower()
-    quirks.unquoted_value(word, accepted=unquoted)
-    return "bare"
+    raise InvalidFilter(f"The value {word[:40]} in the filter needs double quotes "
+                        "(RFC 7644 §3.4.2.2).")
 
 
 def _describe(exc: Exception) -> str:

@@ -24,6 +24,7 @@ from app.catalog import Attribute
 from app.catalog import Path
 from app.catalog import ResourceKind
 from app.query import Criteria
+from app.text import MAX_DEPTH
 from config import Settings
 from scim import quirks
 from scim.errors import InvalidPath
@@ -48,7 +49,7 @@ MAX_OPERATIONS = Settings.scim_max_patch_operations
 _OPS = ("add", "remove", "replace")
 # A path's filter is bounded by the body (FRONTDESK_SCIM_MAX_BODY_BYTES), not by the length and
 # term limits of a ?filter=: Okta removes members with one long or-chain.
-_PATH_FILTER = Limits(length=None, terms=None, depth=32)
+_PATH_FILTER = Limits(length=None, terms=None, depth=MAX_DEPTH)
 
 Op = Literal["add", "remove", "replace"]
 Doc = dict[str, Any]
@@ -101,7 +102,7 @@ def _parse_path(path: str) -> _RawPath:
     m = _PATH_RE.fullmatch(text)
     if m is None:
         raise InvalidPath(f"invalid path {path!r}")
-    flt = read_filter(m["flt"], _PATH_FILTER, unquoted=False) if m["flt"] is not None else None
+    flt = read_filter(m["flt"], _PATH_FILTER) if m["flt"] is not None else None
     return _RawPath(schema, m["attr"], flt, m["sub"])
 
 

@@ -154,15 +154,6 @@ def foreign_urn(kind: ResourceKind, key: str, *, paths: bool) -> bool:
     return not (paths and any(folded.startswith(i + ":") for i in ids))
 
 
-def unquoted_value(word: str, *, accepted: bool) -> str:
-    """Return an unquoted filter value (not a JSON literal) as text where it is ``accepted``."""
-    # Entra: tutorial Example 1 filters "externalId eq jyoung", unquoted. A ?filter= accepts
-    # that; a PATCH path filter takes RFC 7644 values only, as it always has.
-    if not accepted:
-        raise InvalidFilter(f"The value {word} in the filter needs double quotes.")
-    return word
-
-
 def created_element(where: Criteria) -> dict[str, Value] | None:
     """The element an add or replace through an unmatched filter creates, or None if the filter
     does not say what it is (only ``eq`` with a value, joined by ``and``, does)."""

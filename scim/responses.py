@@ -31,12 +31,20 @@ SCIM_JSON = "application/scim+json; charset=utf-8"
 def scim_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
     """Return ``body`` as ``application/scim+json``."""
-    text = "" if body is None else json.dumps(body, ensure_ascii=False)
+    text = b"" if body is None else _encode(body)
     response = Response(text, status=status, content_type=SCIM_JSON)
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
 
+
+def _encode(body: Any) -> bytes:
+    """JSON as UTF-8; text with no UTF-8 form (a lone surrogate that an error detail echoes)
+    leaves as a \\u escape instead of crashing the response."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, ensure_ascii=True).encode("ascii")
 
 
 log = logging.getLogger("frontdesk.scim")

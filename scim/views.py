@@ -15,6 +15,9 @@ from flask import Response
 from flask import current_app
 from flask import g
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge
+from werkzeug.exceptions import RequestURITooLarge
 
 from app import services
 from app.audit.events import Actor
@@ -28,7 +31,9 @@ from app.repository.accounts import GroupRepository
 from app.repository.accounts import UserRepository
 from app.repository.search import query_groups
 from app.repository.search import query_users
+from app.text import MAX_DEPTH
 from app.text import has_nul
+from app.text import json_problem
 from app.uow import UnitOfWork
 from app.uow import run
 from app.web.callers import bearer
@@ -76,6 +81,30 @@ def base_url() -> str:
     return get_settings(current_app).base_url.rstrip("/") + "/scim/v2"
 
 
+# The request line and header field sizes gunicorn allowed by default: it now allows about twice
+# as much (config/gunicorn_conf.py), so that what lies between is refused here, as SCIM JSON,
+# rather than by gunicorn as an HTML page. What exceeds gunicorn's own limits still gets its page.
+MAX_REQUEST_LINE = 4094
+MAX_HEADER_FIELD = 8190
+
+
+@bp.before_request
+def refuse_oversized_head() -> None:
+    """A request line or header field over the limit: 414 or 431 (RFC 6585), before the token
+    is checked, as gunicorn would have answered."""
+    environ = request.environ
+    uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
+    line = len(environ.get("REQUEST_METHOD", "")) + len(uri) + len(
+        environ.get("SERVER_PROTOCOL", "HTTP/1.1")) + 2
+    if line > MAX_REQUEST_LINE:
+        raise RequestURITooLarge(f"the request line is longer than {MAX_REQUEST_LINE} bytes; "
+                                 "send a long filter in the body of a POST .search")
+    for name, value in request.headers.items():
+        if len(name) + 2 + len(value) > MAX_HEADER_FIELD:
+            raise RequestHeaderFieldsTooLarge(
+                f"the header {name[:64]} is longer than {MAX_HEADER_FIELD} bytes")
+
+
 @bp.before_request
 def authenticate() -> None:
     """Every SCIM endpoint needs a bearer token with the ``scim`` scope."""
@@ -98,12 +127,17 @@ def actor() -> Actor:
 
 
 def json_body() -> Any:
-    """Parse the request body as JSON, accepting SCIM's and plain JSON media types."""
+    """Parse the request body as JSON, accepting SCIM's and plain JSON media types.
+
+    Everything the store could not keep exactly (app.text.json_problem: NUL, lone surrogates,
+    non-finite or out-of-range numbers, more than MAX_DEPTH levels) is refused here, before
+    anything is read or written, naming where it is.
+    """
     mimetype = request.mimetype
     if mimetype and mimetype not in ACCEPTED_TYPES:
         raise ScimError(f"unsupported media type '{mimetype}'; send application/scim+json",
                         status=415)
-    raw = request.get_data(cache=False)
+    raw = _read_capped()
     if not raw.strip():
         raise InvalidSyntax("the request body is empty")
     try:
@@ -111,27 +145,36 @@ def json_body() -> Any:
     except (ValueError, UnicodeDecodeError):
         raise InvalidSyntax("the request body is not valid JSON") from None
     except RecursionError:
-        raise InvalidSyntax("the request body nests too deeply") from None
-    if _has_nul(body):
-        raise InvalidValue("text may not contain NUL (\\u0000) characters")
+        raise InvalidValue(f"the request body nests deeper than {MAX_DEPTH} levels") from None
+    problem = json_problem(body)
+    if problem is not None:
+        raise InvalidValue(f"'{problem[0]}' {problem[1]}")
     return body
 
 
-def _has_nul(value: Any) -> bool:
-    """Whether any string (or key) in a JSON value holds U+0000, which no database column can
-    store (PostgreSQL refuses it in text and jsonb)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if has_nul(item):
-                return True
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-    return False
+def _read_capped() -> bytes:
+    """Read the body, at most FRONTDESK_SCIM_MAX_BODY_BYTES of it: a longer one is a 413,
+    chunked (no Content-Length) or not; it is never cut short and read as if it were whole."""
+    cap = get_settings(current_app).scim_max_body_bytes
+    if request.content_length is not None:
+        if request.content_length > cap:
+            raise RequestEntityTooLarge()
+        return request.get_data(cache=False)
+    if "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)  # Werkzeug reads no unterminated stream
+    # Chunked: read straight from the server's stream, one byte past the cap to know.
+    stream = request.environ["wsgi.input"]
+    chunks: list[bytes] = []
+    size = 0
+    while size <= cap:
+        chunk = stream.read(min(65536, cap + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > cap:
+        raise RequestEntityTooLarge()
+    return b"".join(chunks)
 
 
 def if_match() -> int | None:

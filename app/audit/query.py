@@ -33,6 +33,7 @@ from app.models import AuditEvent
 from app.repository.common import contains_text
 from app.repository.common import keyset_page
 from app.repository.common import like_escape
+from app.text import csv_cell
 
 MAX_PAGE = 500
 
@@ -198,12 +199,13 @@ CSV_FIELDS = ("seq", "id", "occurredAt", "actor.kind", "actor.id", "actor.label"
 
 
 def csv_row(event: dict[str, Any]) -> list[Any]:
-    """Flatten an ``event_to_dict`` result into CSV cells (nested values as JSON)."""
+    """Flatten an ``event_to_dict`` result into CSV cells (nested values as JSON), each safe
+    to open in a spreadsheet (app.text.csv_cell: no formulas, nothing unprintable)."""
     row = []
     for name in CSV_FIELDS:
         head, _, tail = name.partition(".")
         value = event[head][tail] if tail else event[head]
-        row.append(json.dumps(value) if isinstance(value, dict | list) else value)
+        row.append(csv_cell(json.dumps(value) if isinstance(value, dict | list) else value))
     return row
 
 

@@ -23,6 +23,7 @@ from app.access.principal import Principal
 from app.access.sweep import sweep
 from app.audit.events import Actor
 from app.cli.common import cli_actor
+from app.cli.common import echo
 from app.cli.common import fail
 from app.cli.common import open_app
 from app.models import AccessRequest
@@ -65,13 +66,13 @@ def _refused(err: AccessError) -> NoReturn:
 
 def _echo_request(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(data))
+        echo(json.dumps(data))
         return
     grant = data.get("grant")
-    click.echo(f"{data['id']}  {data['state']:9} {data['user']} → {data['group']}  "
+    echo(f"{data['id']}  {data['state']:9} {data['user']} → {data['group']}  "
                f"({data['policy']})")
     if grant:
-        click.echo(f"  grant {grant['id']}  {grant['state']}  {grant['starts_at']} → "
+        echo(f"  grant {grant['id']}  {grant['state']}  {grant['starts_at']} → "
                    f"{grant['ends_at']}")
 
 
@@ -99,7 +100,7 @@ def access_request(group: str, user_name: str, duration: str | None, reason: str
             if dry_run:
                 decision = service.dry_run(uow, get_access_config(app), _operator(), ask)
                 body = decision.to_dict()
-                click.echo(json.dumps(body) if as_json else
+                echo(json.dumps(body) if as_json else
                            f"{body['decision']}: {body['rule']} "
                            f"({body['duration_seconds']} s, until {body['ends_at']})")
                 return
@@ -164,7 +165,7 @@ def access_revoke(grant_id: str, reason: str) -> None:
             grant = service.revoke(uow, get_access_config(app), _operator(), grant_id, reason)
         except AccessError as err:
             _refused(err)
-        click.echo(f"revoked {grant.id}: {grant.user_name} no longer has {grant.group_name}")
+        echo(f"revoked {grant.id}: {grant.user_name} no longer has {grant.group_name}")
 
 
 @access.command("extend")
@@ -181,7 +182,7 @@ def access_extend(grant_id: str, duration: str, reason: str | None) -> None:
                                    reason)
         except AccessError as err:
             _refused(err)
-        click.echo(f"extended: grant {grant.id} until {grant.ends_at.isoformat()}")
+        echo(f"extended: grant {grant.id} until {grant.ends_at.isoformat()}")
 
 
 @access.command("list")
@@ -212,7 +213,7 @@ def access_list(state: str | None, user_name: str | None, group: str | None,
                 for grant in queries.list_grants(session, queries.GrantFilter(
                         user_id=user_id, group_id=group_id, state=state), now, limit=500):
                     data = grant_to_dict(grant, now)
-                    click.echo(json.dumps(data) if as_json else
+                    echo(json.dumps(data) if as_json else
                                f"{data['id']}  {data['state']:9} {data['user']} in "
                                f"{data['group']}  {data['starts_at']} → {data['ends_at']}")
                 return
@@ -231,11 +232,11 @@ def access_show(request_id: str, as_json: bool) -> None:
     with open_app() as app:
         data = _load(app, request_id)
     if as_json:
-        click.echo(json.dumps(data))
+        echo(json.dumps(data))
         return
     _echo_request(data, False)
     for review in data["reviews"]:
-        click.echo(f"  {review['decision']:8} by {review['reviewer']} at {review['at']}: "
+        echo(f"  {review['decision']:8} by {review['reviewer']} at {review['at']}: "
                    f"{review['reason'] or ''}")
 
 
@@ -247,6 +248,6 @@ def access_sweep() -> None:
         db = get_db(app)
         result = sweep(db)
         sent = deliver_due(db)
-    click.echo(f"expired {result.expired} requests, started {result.started} grants, "
+    echo(f"expired {result.expired} requests, started {result.started} grants, "
                f"ended {result.ended}, warned {result.ending_soon}; delivered {sent} webhooks")
 

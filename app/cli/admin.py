@@ -7,6 +7,7 @@ import click
 from app.admins import create_login_link
 from app.cli.common import cli_actor
 from app.cli.common import cli_settings
+from app.cli.common import echo
 from app.cli.common import open_database
 from app.uow import UnitOfWork
 
@@ -24,6 +25,6 @@ def admin_login_link(label: str | None) -> None:
     actor = cli_actor()
     with open_database() as database, UnitOfWork(database) as uow:
         row, secret = create_login_link(uow, label or actor.label or "cli", actor=actor)
-    click.echo(f"one-time admin sign-in link for '{row.label}', valid until "
+    echo(f"one-time admin sign-in link for '{row.label}', valid until "
                f"{row.expires_at:%H:%M} UTC:", err=True)
-    click.echo(f"{settings.base_url.rstrip('/')}/admin/login/{secret}")
+    echo(f"{settings.base_url.rstrip('/')}/admin/login/{secret}")

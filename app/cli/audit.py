@@ -31,6 +31,7 @@ from app.audit.query import list_events
 from app.audit.query import parse_time
 from app.audit.query import stream_events
 from app.cli.common import cli_actor
+from app.cli.common import echo
 from app.cli.common import fail
 from app.cli.common import open_database
 from app.errors import DomainError
@@ -83,7 +84,7 @@ def audit_tail(lines: int, as_json: bool, follow: bool, action: str | None, acto
     filters = _build_filter(action, actor, target, outcome)
 
     def show(row: Any) -> None:
-        click.echo(json.dumps(event_to_dict(row)) if as_json else _line(row))
+        echo(json.dumps(event_to_dict(row)) if as_json else _line(row))
 
     with open_database() as database:
         with database.read_session() as session:
@@ -134,7 +135,7 @@ def audit_export(fmt: str, since: str | None, output: Any, action: str | None,
                 click.echo(f"\r{count:,} events ({rate:,.0f}/s)", err=True, nl=False)
     if progress:
         click.echo("", err=True)
-    click.echo(f"exported {count:,} events", err=True)
+    echo(f"exported {count:,} events", err=True)
 
 
 @audit.command("prune")
@@ -153,9 +154,9 @@ def audit_prune(before: str, yes: bool) -> None:
     with open_database() as database, UnitOfWork(database) as uow:
         result = prune_before(uow, cutoff, actor=cli_actor())
     if not result.deleted:
-        click.echo("nothing to prune")
+        echo("nothing to prune")
         return
-    click.echo(f"pruned {result.deleted:,} events (#{result.first_seq}-#{result.last_seq}); "
+    echo(f"pruned {result.deleted:,} events (#{result.first_seq}-#{result.last_seq}); "
                f"the chain now starts after #{result.last_seq}")
 
 
@@ -177,17 +178,17 @@ def audit_verify(checkpoint_file: str | None, public_key_file: str | None) -> No
         report = (verify_against(session, checkpoints, public_key)
                   if result.ok and public_key is not None else None)
     if not result.ok:
-        click.echo(f"FAILED at event #{result.bad_seq}: {result.problem} "
-                   f"({result.checked} events verified before it)", err=True)
+        echo(f"FAILED at event #{result.bad_seq}: {result.problem} "
+             f"({result.checked} events verified before it)", err=True)
         sys.exit(1)
     if report is not None and not report.ok:
-        click.echo(f"FAILED at {report.problem} ({report.checked} checkpoints held before it)",
-                   err=True)
+        echo(f"FAILED at {report.problem} ({report.checked} checkpoints held before it)",
+             err=True)
         sys.exit(1)
     held = (f"; {report.checked} signed checkpoints match"
             + (f" ({report.pruned} older than the pruned start)" if report.pruned else "")
             if report is not None else "")
-    click.echo(f"ok: {result.checked} events, chain intact{held}")
+    echo(f"ok: {result.checked} events, chain intact{held}")
 
 
 def _checkpoints_to_hold(checkpoint_file: str | None, public_key_file: str | None

@@ -15,6 +15,7 @@ from flask import Flask
 import config
 from app.audit.events import Actor
 from app.db import Database
+from app.text import printable
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.factory import create_app
@@ -59,7 +60,14 @@ def open_database() -> Iterator[Database]:
         db.dispose()
 
 
+def echo(message: str, *, err: bool = False) -> None:
+    """Print a line that may hold stored text (a userName, a label, an audit reason), with what
+    is not printable escaped (app.text.printable): an IdP's value must never drive the
+    operator's terminal (ESC, CSI) or forge a line."""
+    click.echo(printable(message), err=err)
+
+
 def fail(message: str) -> NoReturn:
     """End the command with one line on stderr and exit status 1."""
-    click.echo(f"error: {message}", err=True)
+    echo(f"error: {message}", err=True)
     sys.exit(1)

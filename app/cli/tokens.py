@@ -6,6 +6,7 @@ import click
 
 from app import services
 from app.cli.common import cli_actor
+from app.cli.common import echo
 from app.cli.common import fail
 from app.cli.common import open_database
 from app.errors import DomainError
@@ -34,9 +35,9 @@ def tokens_create(name: str, scopes: tuple[str, ...], user_name: str | None) -> 
         except DomainError as err:
             fail(err.detail)
             return
-    click.echo(f"created token '{row.name}' with scopes: {row.scopes}", err=True)
-    click.echo("store it now; it cannot be shown again:", err=True)
-    click.echo(plaintext)
+    echo(f"created token '{row.name}' with scopes: {row.scopes}", err=True)
+    echo("store it now; it cannot be shown again:", err=True)
+    echo(plaintext)
 
 
 @tokens.command("list")
@@ -45,11 +46,11 @@ def tokens_list() -> None:
     # A read session: reading must not take (or wait for) SQLite's write lock.
     with open_database() as database, database.read_session() as session:
         rows = TokenRepository(session).list()
-        click.echo(f"{'NAME':24} {'SCOPES':18} {'CREATED':20} {'LAST USED':20} STATUS")
+        echo(f"{'NAME':24} {'SCOPES':18} {'CREATED':20} {'LAST USED':20} STATUS")
         for row in rows:
             used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"
             status = "revoked" if row.revoked_at else "active"
-            click.echo(f"{row.name:24} {row.scopes:18} "
+            echo(f"{row.name:24} {row.scopes:18} "
                        f"{row.created_at.strftime('%Y-%m-%d %H:%M'):20} {used:20} {status}")
 
 
@@ -62,4 +63,4 @@ def tokens_revoke(name: str) -> None:
             services.revoke_token(uow, name, actor=cli_actor())
         except DomainError as err:
             fail(err.detail)
-    click.echo(f"revoked token '{name}'")
+    echo(f"revoked token '{name}'")

@@ -8,6 +8,7 @@ import click
 
 from app import services
 from app.cli.common import cli_actor
+from app.cli.common import echo
 from app.cli.common import fail
 from app.cli.common import open_database
 from app.errors import DomainError
@@ -37,15 +38,15 @@ def users_show(user_name: str) -> None:
         user = _user_by_name(repository, user_name)
         groups = repository.groups_of([user.id])[user.id]
         links = repository.links(user.id)
-        click.echo(f"id:          {user.id}")
-        click.echo(f"userName:    {user.user_name}")
-        click.echo(f"active:      {'yes' if user.active else 'no'}")
-        click.echo(f"source:      {user.source}")
+        echo(f"id:          {user.id}")
+        echo(f"userName:    {user.user_name}")
+        echo(f"active:      {'yes' if user.active else 'no'}")
+        echo(f"source:      {user.source}")
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never"
-        click.echo(f"last login:  {last}")
-        click.echo(f"groups:      {', '.join(name for _, name in groups) or '-'}")
+        echo(f"last login:  {last}")
+        echo(f"groups:      {', '.join(name for _, name in groups) or '-'}")
         for link in links:
-            click.echo(f"linked:      {link.idp_entity_id} as {link.name_id}")
+            echo(f"linked:      {link.idp_entity_id} as {link.name_id}")
 
 
 def _set_active(user_name: str, active: bool, reason: str) -> None:
@@ -55,7 +56,7 @@ def _set_active(user_name: str, active: bool, reason: str) -> None:
             services.set_user_active(uow, user.id, active, actor=cli_actor(), reason=reason)
         except DomainError as err:
             fail(err.detail)
-    click.echo(f"{user_name} is {'active' if active else 'deactivated'}")
+    echo(f"{user_name} is {'active' if active else 'deactivated'}")
 
 
 @users.command("deactivate")

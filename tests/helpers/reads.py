@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func
@@ -82,3 +84,22 @@ def snapshot(db: Database) -> tuple[Any, ...]:
             (g.id, g.display_name, g.version)
             for g in session.execute(select(Group)).scalars())
     return (user_rows, member_rows, link_rows, group_rows)
+
+
+WATCHED = ("users", "groups", "memberships", "user_values", "audit_events")
+
+
+def table_state(db: Database) -> dict[str, list[Any]]:
+    """Every row of every watched table (users, groups, memberships, indexed values, audit
+    events), in a stable order."""
+    with db.engine.connect() as conn:
+        return {t: sorted(map(repr, conn.exec_driver_sql(f"SELECT * FROM {t}").all()))  # noqa: S608
+                for t in WATCHED}
+
+
+@contextmanager
+def nothing_written(db: Database) -> Iterator[None]:
+    """Assert that the block changed no watched row."""
+    before = table_state(db)
+    yield
+    assert table_state(db) == before

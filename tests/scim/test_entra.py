@@ -288,8 +288,12 @@ def test_tutorial_example_2_with_schema_typo_and_top_level_nulls(entra: Entra) -
                    "manager"):
         assert absent not in got
 
-    # Example 1: the matching query, unquoted.
-    assert entra.found("Users", "externalId eq jyoung") == [created["id"]]
+    # Example 1 of the tutorial prints its matching query unquoted; the provisioning service
+    # quotes (Test Connection, OctopusDeploy #9841) and RFC 7644 §3.4.2.2 requires it.
+    assert entra.found("Users", 'externalId eq "jyoung"') == [created["id"]]
+    unquoted = entra.get("/Users?filter=externalId eq jyoung")
+    assert unquoted.status_code == 400
+    assert unquoted.get_json()["scimType"] == "invalidFilter"
 
 
 BOB_GUID = "7a0c8e9b-0f1d-4c6b-8d2a-5e4f3a2b1c0d"
@@ -438,12 +442,15 @@ def test_manager_as_a_bare_string_and_as_example_5(entra: Entra) -> None:
     assert manager["$ref"] == ref
 
     # [MS1] Example 4 (older tutorial): before updating a manager Entra checks its current value,
-    # unquoted, without the enterprise URN, on the complex attribute itself.
-    listed = entra.get(f"/Users?filter=id eq {user_id} and manager eq {boss['id']}&attributes=id")
+    # without the enterprise URN, on the complex attribute itself (the tutorial prints the ids
+    # unquoted; RFC 7644 quotes them, as the provisioning service does).
+    listed = entra.get(f'/Users?filter=id eq "{user_id}" and manager eq "{boss["id"]}"'
+                       "&attributes=id")
     assert listed.status_code == 200, listed.data
     assert [r["id"] for r in listed.get_json()["Resources"]] == [user_id]
     assert set(listed.get_json()["Resources"][0]) <= {"id", "schemas"}
-    listed = entra.get(f"/Users?filter=id eq {user_id} and manager eq {other['id']}&attributes=id")
+    listed = entra.get(f'/Users?filter=id eq "{user_id}" and manager eq "{other["id"]}"'
+                       "&attributes=id")
     assert listed.status_code == 200, listed.data
     assert listed.get_json()["totalResults"] == 0
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -25,27 +23,11 @@ from tests.helpers.clients import SCIM_HEADERS
 from tests.helpers.clients import ScimClient
 from tests.helpers.clients import patch_op
 from tests.helpers.factories import make_token
+from tests.helpers.reads import nothing_written
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MISSING = "00000000-0000-0000-0000-000000000000"
-WATCHED = ("users", "groups", "memberships", "user_values", "audit_events")
-
-
-def state(db: Database) -> dict[str, list[Any]]:
-    """Every row of every watched table, in a stable order."""
-    with db.engine.connect() as conn:
-        return {t: sorted(map(repr, conn.exec_driver_sql(f"SELECT * FROM {t}").all()))  # noqa: S608
-                for t in WATCHED}
-
-
-@contextmanager
-def nothing_written(db: Database) -> Iterator[None]:
-    before = state(db)
-    yield
-    assert state(db) == before
-
-
 def assert_error(response: Any, status: int, scim_type: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/scim+json"
@@ -510,4 +492,5 @@ def test_nul_characters_in_urls_and_filters_are_400(scim: ScimClient, db: Databa
 def test_deeply_nested_body_is_400(scim: ScimClient, db: Database) -> None:
     with nothing_written(db):
         deep = b'{"userName": "x", "title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-        assert_error(scim._call("POST", "/Users", data=deep), 400, "invalidSyntax")
+        body = assert_error(scim._call("POST", "/Users", data=deep), 400, "invalidValue")
+        assert "deeper than 32 levels" in body["detail"]

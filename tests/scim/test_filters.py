@@ -184,11 +184,28 @@ def test_external_id_guid() -> None:
     assert user(f'externalId eq "{guid}"') == Compare("externalId", "eq", guid)
 
 
-def test_entra_unquoted_value() -> None:
-    assert user("externalId eq jyoung") == Compare("externalId", "eq", "jyoung")
-    assert user("userName eq dale@x.com and active eq true") == And(
+@pytest.mark.parametrize("text", [
+    "externalId eq jyoung", "userName eq bjensen", "userName eq Äda", "userName eq 007",
+    'userName eq "x" and displayName eq Strauß',
+])
+def test_unquoted_strings_are_refused(text: str) -> None:
+    with pytest.raises(InvalidFilter, match="needs double quotes"):
+        user(text)
+
+
+def test_bare_true_false_null_and_numbers_stay_valid() -> None:
+    assert user('userName eq "dale@x.com" and active eq true') == And(
         (Compare("userName", "eq", "dale@x.com"), Compare("active", "eq", True))
     )
+    assert user("active eq False") == Compare("active", "eq", False)
+    assert user("title eq null") == Not(Compare("title", "pr"))
+    assert user("externalId eq 42") == Compare("externalId", "eq", "42")
+
+
+@pytest.mark.parametrize("value", ['"\\ud800"', '"a\\udfff"', '"\\u0000"'])
+def test_a_string_the_store_cannot_hold_is_refused(value: str) -> None:
+    with pytest.raises(InvalidFilter, match="not storable text"):
+        user(f"userName eq {value}")
 
 
 def test_pascal_case_names_and_operator_case() -> None:
@@ -248,7 +265,9 @@ def test_escaped_quote_and_unicode_escape() -> None:
 
 
 def test_unquoted_number_for_string_attribute_stays_text() -> None:
-    assert user(f"{ENT}:employeeNumber eq 00123") == Compare(f"{ENT}:employeeNumber", "eq", "00123")
+    assert user(f"{ENT}:employeeNumber eq 123") == Compare(f"{ENT}:employeeNumber", "eq", "123")
+    with pytest.raises(InvalidFilter, match="00123 in the filter needs double quotes"):
+        user(f"{ENT}:employeeNumber eq 00123")  # no JSON number: leading zeros
 
 
 # Complex and multi-valued attributes without a sub-attribute.
@@ -401,8 +420,9 @@ def test_too_many_terms() -> None:
 
 
 def test_too_deep() -> None:
-    assert user("(" * 16 + "title pr" + ")" * 16) == Compare("title", "pr")
-    assert "16" in invalid("(" * 17 + "title pr" + ")" * 17)
+    # One depth limit for filters, PATCH paths and stored documents: app.text.MAX_DEPTH.
+    assert user("(" * 32 + "title pr" + ")" * 32) == Compare("title", "pr")
+    assert "32" in invalid("(" * 33 + "title pr" + ")" * 33)
     invalid("(" * 2000 + "title pr" + ")" * 2000)
 
 

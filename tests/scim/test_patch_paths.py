@@ -74,7 +74,7 @@ PEOPLE = {
 def test_a_path_filter_binds_to_the_criteria_of_the_same_query_filter(text: str) -> None:
     emails = USER_KIND.top("emails")
     assert emails is not None
-    bound = parse_value_filter(read_filter(text, unquoted=False), USER_KIND, "emails", emails)
+    bound = parse_value_filter(read_filter(text), USER_KIND, "emails", emails)
     assert bound == where(text)
 
 
@@ -123,13 +123,14 @@ def test_the_database_finds_the_user_the_patch_changes(scim: Any, text: str,
 
 
 def test_007_is_no_number_in_a_filter_nor_in_a_patch_path() -> None:
-    # JSON numbers have no leading zeros: 007 is an unquoted word in both grammars' eyes.
-    assert where("value eq 007") == where('value eq "007"')  # Entra: unquoted text, ?filter=
+    # JSON numbers have no leading zeros: 007 is an unquoted word, refused in both grammars.
+    with pytest.raises(InvalidFilter, match="007 in the filter needs double quotes"):
+        where("value eq 007")
     assert where("value eq 7") == where('value eq "7"')  # a number, compared as its text
     with pytest.raises(InvalidFilter, match="007 in the filter needs double quotes"):
         parse_patch_request(body({"op": "remove", "path": "emails[value eq 007]"}))
-    with pytest.raises(InvalidFilter, match="is a boolean attribute; '007'"):
-        parse_filter("emails[primary eq 007]", USER_KIND)
+    with pytest.raises(InvalidFilter, match="is a boolean attribute; '7'"):
+        parse_filter("emails[primary eq 7]", USER_KIND)
     seven = patch(PEOPLE, {"op": "remove", "path": "emails[value eq 7]"})
     assert [e["value"] for e in seven["emails"]] == ["Strauß@example.com", "Äda@example.org"]
 
@@ -146,10 +147,11 @@ def test_007_in_a_patch_path_is_400_invalid_filter_over_http(scim: Any) -> None:
 @pytest.mark.parametrize("path", [
     "emails[type eq work]", "emails[value eq 007]", "emails[value eq x7]",
 ])
-def test_unquoted_words_are_refused_in_patch_paths_only(path: str) -> None:
+def test_unquoted_words_are_refused_in_patch_paths_and_filters(path: str) -> None:
     with pytest.raises(InvalidFilter, match="needs double quotes"):
         parse_patch_request(body({"op": "remove", "path": path}))
-    assert isinstance(parse_filter(path, USER_KIND), ValuePath)
+    with pytest.raises(InvalidFilter, match="needs double quotes"):
+        parse_filter(path, USER_KIND)
 
 
 @pytest.mark.parametrize("literal,value", [("TRUE", True), ("False", False)])
@@ -167,8 +169,9 @@ def test_patch_paths_nest_to_32_levels_as_before() -> None:
     assert [e["type"] for e in result["emails"]] == ["work", "other"]
     with pytest.raises(InvalidFilter, match="deeper than 32"):
         parse_patch_request(body({"op": "remove", "path": f"emails[({deep})]"}))
-    with pytest.raises(InvalidFilter, match="deeper than 16"):  # a ?filter= keeps its 16
-        parse_filter(f"emails[{deep}]", USER_KIND)
+    with pytest.raises(InvalidFilter, match="deeper than 32"):  # a ?filter=: the same limit
+        parse_filter(f"emails[({deep})]", USER_KIND)
+    assert isinstance(parse_filter(f"emails[{deep[1:-1]}]", USER_KIND), ValuePath)
 
 
 def test_entra_street_address_through_a_filter_with_and_without_the_core_urn() -> None:
