@@ -34,6 +34,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,  # which gunicorn worker (or the master) wrote it
         }
         entry.update(REQUEST_FIELDS.get() or {})
         entry.update(getattr(record, "fields", {}))

@@ -15,15 +15,15 @@ import logging
 import os
 from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import REGISTRY
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
 from prometheus_client import Histogram
-from prometheus_client import generate_latest
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from app.audit.chain import head_seq
@@ -110,14 +110,22 @@ class DatabaseCollector(Collector):
                                 "Sequence number of the newest audit event.", value=seq)
 
 
-def exposition(db: Database) -> tuple[bytes, str]:
-    """Return the scrape body and its content type: every worker's counts, then the values
-    read from the database now."""
+class _ThisProcess(Collector):
+    """This process's own metrics (no multiprocess folder), beside the database's values."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def exposition(db: Database, accept: str | None) -> tuple[bytes, str]:
+    """Return the scrape body and its content type, in the format the scraper's ``Accept``
+    asks for (Prometheus text 0.0.4 by default, OpenMetrics on request): every worker's
+    counts, and the values read from the database now."""
+    registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
-        counted = CollectorRegistry()
-        multiprocess.MultiProcessCollector(counted)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        counted = REGISTRY
-    read_now = CollectorRegistry()
-    read_now.register(DatabaseCollector(db))
-    return generate_latest(counted) + generate_latest(read_now), CONTENT_TYPE_LATEST
+        registry.register(_ThisProcess())
+    registry.register(DatabaseCollector(db))
+    encode, content_type = choose_encoder(accept or "")
+    return encode(registry), content_type

@@ -161,7 +161,7 @@ def init_app(app: Flask) -> None:
             if err.status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="frontdesk"'
             return response
-        body, content_type = metrics.exposition(get_db(app))
+        body, content_type = metrics.exposition(get_db(app), request.headers.get("Accept"))
         return Response(body, content_type=content_type)
 
     @app.get("/readyz")
