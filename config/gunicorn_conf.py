@@ -66,13 +66,19 @@ _METRICS_ROOT = _os.path.join(_os.path.abspath(_settings.instance_path), "metric
 def on_starting(server: object) -> None:
     """Create this master's metrics folder and name it to the workers (before they fork)."""
     _logging.captureWarnings(True)  # the master's warnings are JSON lines too
-    _os.makedirs(_METRICS_ROOT, exist_ok=True)
-    for name in _os.listdir(_METRICS_ROOT):
-        if name.isdigit() and not _pid_alive(int(name)):
-            _shutil.rmtree(_os.path.join(_METRICS_ROOT, name), ignore_errors=True)
     folder = _os.path.join(_METRICS_ROOT, str(_os.getpid()))
-    _shutil.rmtree(folder, ignore_errors=True)
-    _os.makedirs(folder)
+    try:
+        _os.makedirs(_METRICS_ROOT, exist_ok=True)
+        for name in _os.listdir(_METRICS_ROOT):
+            if name.isdigit() and not _pid_alive(int(name)):
+                _shutil.rmtree(_os.path.join(_METRICS_ROOT, name), ignore_errors=True)
+        _shutil.rmtree(folder, ignore_errors=True)
+        _os.makedirs(folder)
+    except OSError as err:
+        _logging.getLogger("gunicorn.error").critical(
+            "cannot create the metrics folder %s (%s): FRONTDESK_INSTANCE_PATH must name a "
+            "writable folder", folder, err.strerror or err)
+        raise SystemExit(2) from None
     _os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 

@@ -3,6 +3,7 @@ every scrape, whichever worker answers it, and every line the server writes is J
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,7 +19,10 @@ from tests.helpers.factories import make_token
 from tests.helpers.metrics import json_lines
 from tests.helpers.metrics import parse
 from tests.helpers.metrics import value
+from tests.helpers.servers import GUNICORN
+from tests.helpers.servers import ROOT
 from tests.helpers.servers import LiveServer
+from tests.helpers.servers import free_port
 
 REQUESTS = "frontdesk_http_requests_total"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -149,7 +153,7 @@ def test_warnings_and_uncaught_errors_are_json_lines(tmp_path: Path) -> None:
         "raise RuntimeError('Strauß')\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], timeout=60)
+                          cwd=ROOT, timeout=60)
     assert done.returncode == 1
     lines = json_lines(done.stderr)
     assert [(line["logger"], line["level"]) for line in lines] == [
@@ -158,3 +162,19 @@ def test_warnings_and_uncaught_errors_are_json_lines(tmp_path: Path) -> None:
     assert "Äda was here" in lines[0]["msg"]
     assert lines[1]["thread"] == "sweeper" and "ZeroDivisionError" in lines[1]["exc"]
     assert "RuntimeError: Strauß" in lines[2]["exc"]
+
+
+def test_an_unusable_instance_folder_stops_the_start_with_one_json_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "instance"
+    not_a_folder.write_text("")
+    done = subprocess.run(
+        [GUNICORN, "-c", "config/gunicorn_conf.py", "--bind", f"127.0.0.1:{free_port()}",
+         "--workers", "1", "--no-control-socket"],
+        env={**os.environ, "FRONTDESK_INSTANCE_PATH": str(not_a_folder)},
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    [*_, last] = json_lines(done.stderr)
+    assert (last["logger"], last["level"]) == ("gunicorn.error", "critical")
+    assert last["msg"].startswith(f"cannot create the metrics folder {not_a_folder}/metrics/")
+    assert last["msg"].endswith("(Not a directory): FRONTDESK_INSTANCE_PATH must name a "
+                                "writable folder")
