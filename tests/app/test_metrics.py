@@ -7,12 +7,15 @@ compare two scrapes: exactly what happened between them must show.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from app.cli.main import main as cli
 from app.db import Database
 from app.tokens import verify_token
+from app.web.metrics import exposition
 from tests.helpers.audit import events
 from tests.helpers.clients import ScimClient
 from tests.helpers.factories import create_user
@@ -153,3 +156,17 @@ def test_scim_operations_auth_failures_and_audit_head(client: FlaskClient, db: D
     # The audit chain's head, read from the database at scrape time.
     assert value(after, "frontdesk_audit_head_seq") == max(e.seq for e in events(db))
     assert value(after, "frontdesk_audit_head_seq") > value(before, "frontdesk_audit_head_seq")
+
+
+def test_a_scrape_without_the_database_leaves_the_audit_gauge_out(tmp_path: Path,
+                                                                  db: Database) -> None:
+    reachable = parse(exposition(db, None)[0].decode())  # the positive control
+    assert any(name == "frontdesk_audit_head_seq" for name, _ in reachable)
+    unreachable = Database(f"sqlite:///{tmp_path}/no/such/folder/frontdesk.db")
+    try:
+        body, content_type = exposition(unreachable, None)
+    finally:
+        unreachable.dispose()
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    assert not any(name == "frontdesk_audit_head_seq" for name, _ in parse(body.decode()))
+    assert b"# TYPE frontdesk_http_requests_total counter" in body  # the counts still answer
