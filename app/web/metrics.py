@@ -33,6 +33,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"  # a 404 for a URL no route knows: one label, whatever the path
 log = logging.getLogger("frontdesk.metrics")
+# The labelled children of the request metrics, by (route, method, status): bounded as those are.
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
 HTTP_REQUESTS = Counter(
     "frontdesk_http_requests", "HTTP requests answered, by route (URL rule), method and status.",
@@ -63,10 +65,13 @@ DB_POOL_SIZE = Gauge(
 
 def observe_request(route: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answered request."""
-    route = route or UNMATCHED_ROUTE
-    method = method if method in METHODS else "OTHER"
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    key = (route or UNMATCHED_ROUTE, method if method in METHODS else "OTHER", status)
+    children = _REQUEST_CHILDREN.get(key)
+    if children is None:  # labels() costs as much as the count itself: once per label set
+        children = _REQUEST_CHILDREN[key] = (HTTP_REQUESTS.labels(key[0], key[1], str(status)),
+                                             HTTP_LATENCY.labels(key[0], key[1]))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def scim_operation(kind: tuple[str, str] | None, status: int) -> None:
