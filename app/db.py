@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import uuid
+import weakref
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -212,6 +214,10 @@ def _begin_with(engine: Engine, statement: str) -> Engine:
     return engine
 
 
+# Engines whose pool use is reported (``Database.watch_pool``).
+_WATCHED_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 class Database:
     """The engine and the two session factories (read, write) of one app."""
 
@@ -260,6 +266,19 @@ class Database:
         if self.dialect == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT")
         return connection
+
+    def watch_pool(self, checked_out: Callable[[int], None], size: Callable[[int], None]
+                   ) -> None:
+        """Report pool use: ``checked_out(+1/-1)`` at each checkout and checkin, ``size(n)``
+        now. Once per engine (the tests build many databases on one shared engine); the
+        listeners stay on the engine, so a pool recreated by ``dispose`` keeps them."""
+        pool_size = getattr(self.engine.pool, "size", None)
+        size(pool_size() if callable(pool_size) else 0)
+        if self.engine in _WATCHED_ENGINES:
+            return
+        _WATCHED_ENGINES.add(self.engine)
+        event.listen(self.engine, "checkout", lambda *_args: checked_out(1))
+        event.listen(self.engine, "checkin", lambda *_args: checked_out(-1))
 
     def dispose(self) -> None:
         """Close every pooled connection (after fork, or at shutdown); a shared engine stays

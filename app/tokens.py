@@ -31,7 +31,8 @@ from app.repository.common import flush_unique
 
 # scim: the IdP's provisioning; audit:read: the audit API; access: act as the token's user on
 # access requests (a personal token); access:read: read anyone's memberships, requests, grants.
-SCOPES = ("scim", "audit:read", "access", "access:read")
+# metrics: scrape /metrics (Prometheus).
+SCOPES = ("scim", "audit:read", "access", "access:read", "metrics")
 PERSONAL_SCOPES = frozenset({"access"})
 TOKEN_RE = re.compile(r"^fd_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,200})$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,127}$")

@@ -6,7 +6,11 @@ Installed or in a checkout: ``gunicorn -c python:config.gunicorn_conf``. (A modu
 ``gunicorn.conf.py``, so that an installed wheel can name it.)
 """
 
+import logging as _logging
 import multiprocessing
+import os as _os
+import shutil as _shutil
+from typing import Any as _Any
 
 # Not "import config": gunicorn would take a module-level name "config" for its own setting.
 from config import load as _load
@@ -32,3 +36,74 @@ control_socket_disable = True
 # Each worker imports the app itself (no preload_app): app.web.wsgi starts the worker's thread of
 # time-driven work (access sweeps, webhooks), and threads do not survive a fork.
 preload_app = False
+
+
+# --- Observability (issue 10): JSON log lines, Prometheus metrics across workers -------------
+# Kept in one block; the hooks below are the only ones this file defines for it.
+
+# Every line gunicorn writes (its error log; no access log: the app writes its own) is JSON,
+# through the app's formatter, and so is every record that reaches the root logger (pysaml2,
+# SQLAlchemy, warnings). Named by string: the config package imports nothing from the project.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    # The libraries' records from WARNING up (all at debug), as app.logs.library_level says.
+    "root": {"level": "DEBUG" if loglevel == "debug" else max(
+        loglevel.upper(), "WARNING", key=_logging.getLevelName), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        # Off: the app's own request line (with the request id) is the access log. (gunicorn
+        # still builds its line's fields when a logconfig_dict is set: a few µs a request.)
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
+
+# prometheus_client's multiprocess mode: each worker writes its counts to files in this folder
+# and a scrape of /metrics, answered by any worker, adds them up. One folder per master (two
+# servers on one instance folder never mix counts), emptied at start, removed at exit; a folder
+# left by a master that died is removed at the next start.
+_METRICS_ROOT = _os.path.join(_os.path.abspath(_settings.instance_path), "metrics")
+
+
+def on_starting(server: object) -> None:
+    """Create this master's metrics folder and name it to the workers (before they fork)."""
+    _logging.captureWarnings(True)  # the master's warnings are JSON lines too
+    folder = _os.path.join(_METRICS_ROOT, str(_os.getpid()))
+    try:
+        _os.makedirs(_METRICS_ROOT, exist_ok=True)
+        for name in _os.listdir(_METRICS_ROOT):
+            if name.isdigit() and not _pid_alive(int(name)):
+                _shutil.rmtree(_os.path.join(_METRICS_ROOT, name), ignore_errors=True)
+        _shutil.rmtree(folder, ignore_errors=True)
+        _os.makedirs(folder)
+    except OSError as err:
+        _logging.getLogger("gunicorn.error").critical(
+            "cannot create the metrics folder %s (%s): FRONTDESK_INSTANCE_PATH must name a "
+            "writable folder", folder, err.strerror or err)
+        raise SystemExit(2) from None
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+def child_exit(server: object, worker: _Any) -> None:
+    """Drop a dead worker's live gauges (its counters keep counting in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: object) -> None:
+    """Remove this master's metrics folder."""
+    _shutil.rmtree(_os.path.join(_METRICS_ROOT, str(_os.getpid())), ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        _os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

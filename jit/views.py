@@ -31,6 +31,7 @@ from app.provisioning import record_denied
 from app.repository.accounts import UserRepository
 from app.saml_store import remember_request
 from app.uow import UnitOfWork
+from app.web import metrics
 from app.web.callers import STEP_UP_FOR
 from app.web.context import get_access_config
 from app.web.context import get_db
@@ -155,6 +156,7 @@ def _deny(issuer: str | None, reason: str, detail: str, name_id: str | None = No
     with UnitOfWork(get_db(current_app), request_info()) as uow:
         record_denied(uow, issuer, reason, name_id=name_id)
     log.info("login denied", extra={"fields": {"reason": reason, "issuer": issuer}})
+    metrics.jit_login("denied", reason)
     status = STATUS_FOR.get(reason, 400)
     return page("Sign-in refused", detail, status, reason=reason, error=True, sign_in=True)
 
@@ -202,6 +204,7 @@ def acs() -> Response | BaseResponse:
             if attempt == 1:
                 return _deny(valid.issuer, "conflict", "please try signing in again")
     assert result is not None
+    metrics.jit_login("allowed", "created" if result.created else "existing")
     session.clear()  # no session fixation: a new session for the new identity
     session["uid"] = result.user_id
     session["csrf"] = secrets.token_urlsafe(24)

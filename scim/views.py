@@ -36,6 +36,7 @@ from app.text import has_nul
 from app.text import json_problem
 from app.uow import UnitOfWork
 from app.uow import run
+from app.web import metrics
 from app.web.callers import bearer
 from app.web.callers import token_actor
 from app.web.context import get_db
@@ -555,3 +556,26 @@ def schema(schema_id: str) -> Response:
         if item.id == schema_id:
             return scim_response(discovery.schema_document(item, base_url()))
     raise ScimError(f"no schema '{schema_id}'", status=404)
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+# Each endpoint's SCIM operation (resource, kind), for frontdesk_scim_operations_total;
+# discovery endpoints are not counted.
+OPERATIONS = {
+    "scim.list_users": ("users", "list"), "scim.search_users": ("users", "list"),
+    "scim.get_user": ("users", "get"), "scim.create_user": ("users", "create"),
+    "scim.replace_user": ("users", "replace"), "scim.patch_user": ("users", "patch"),
+    "scim.delete_user": ("users", "delete"),
+    "scim.list_groups": ("groups", "list"), "scim.search_groups": ("groups", "list"),
+    "scim.get_group": ("groups", "get"), "scim.create_group": ("groups", "create"),
+    "scim.replace_group": ("groups", "replace"), "scim.patch_group": ("groups", "patch"),
+    "scim.delete_group": ("groups", "delete"),
+    "scim.search_all": ("all", "list"),
+}
+
+
+@bp.after_request
+def count_operation(response: Response) -> Response:
+    metrics.scim_operation(OPERATIONS.get(request.endpoint or ""), response.status_code)
+    return response

@@ -193,12 +193,13 @@ def runner(settings: config.Settings, app: Flask) -> CliRunner:
 # -- real servers -----------------------------------------------------------------------------
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[[config.Settings], LiveServer]]:
-    """Start Frontdesk under gunicorn with some settings; stopped at teardown."""
+def start_server() -> Iterator[Callable[..., LiveServer]]:
+    """Start Frontdesk under gunicorn with some settings (and environment variables on top of
+    them: ``env``); stopped at teardown."""
     servers: list[LiveServer] = []
 
-    def start(chosen: config.Settings) -> LiveServer:
-        servers.append(LiveServer(chosen))
+    def start(chosen: config.Settings, env: dict[str, str] | None = None) -> LiveServer:
+        servers.append(LiveServer(chosen, env=env))
         return servers[-1]
 
     yield start

@@ -149,6 +149,12 @@ class AuditLog:
         return rows
 
 
+def head_seq(session: Session) -> int:
+    """Return the sequence number of the newest audit event (0: none yet): one indexed row."""
+    seq = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar_one_or_none()
+    return seq or 0
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     """The outcome of checking the chain: ``ok``, how many rows, and the first bad one."""

@@ -20,6 +20,7 @@ from app.audit.events import Actor
 from app.repository.accounts import UserRepository
 from app.tokens import TokenInfo
 from app.tokens import verify_token
+from app.web import metrics
 from app.web.context import get_db
 from app.web.context import request_connection
 
@@ -54,9 +55,11 @@ def bearer(app: Flask, authorization: str | None, scope: str | None) -> TokenInf
         raise AuthError(401, "authentication required: send Authorization: Bearer <token>")
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
+        metrics.auth_failed("malformed")
         raise AuthError(401, "the Authorization header must be 'Bearer <token>'")
     info = verify_token(get_db(app), credentials.strip(), connection=request_connection(app))
     if info is None:
+        metrics.auth_failed("invalid")
         raise AuthError(401, "the token is not valid (unknown, revoked or malformed)")
     if scope is not None and scope not in info.scopes:
         raise AuthError(403, f"the token lacks the '{scope}' scope")

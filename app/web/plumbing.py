@@ -1,16 +1,12 @@
-"""Request plumbing: request ids, one JSON log line per request, health endpoints, body caps."""
+"""Request plumbing: request ids and W3C trace context, one JSON log line per request, request
+metrics, the health endpoints and ``/metrics``, body caps."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import sys
 import time
 import uuid
-from datetime import UTC
-from datetime import datetime
-from typing import Any
 
 from flask import Flask
 from flask import Response
@@ -21,11 +17,16 @@ from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Request
 
+from app import logs
 from app.audit.events import RequestInfo
 from app.migrate import is_current
+from app.web import metrics
+from app.web.callers import AuthError
+from app.web.callers import bearer
 from app.web.context import get_db
 
 log = logging.getLogger("frontdesk.request")
+AUTH_ERROR_CODES = {401: "unauthorized", 403: "forbidden"}
 # No scripts at all, styles only from our own static file, no framing, forms post only here.
 CSP = ("default-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -37,33 +38,35 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line; extra fields given as ``extra={"fields": {...}}``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+# W3C Trace Context: version-trace_id-parent_id-flags, lowercase hex; a later version may add
+# "-..." fields after the flags (version 00 may not).
+TRACEPARENT_RE = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
+JsonFormatter = logs.JsonFormatter  # the one formatter (kept importable from here)
 
 
 def configure_logging(level: str) -> None:
-    """Send our loggers to stderr as JSON lines."""
-    root = logging.getLogger("frontdesk")
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-    root.setLevel(level.upper())
-    root.propagate = False
+    """Send every record of the process to stderr as JSON lines (``app.logs``), and our own
+    loggers at ``level``."""
+    logs.configure(level)
+    ours = logging.getLogger("frontdesk")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in ours.handlers):
+        ours.addHandler(logs.json_handler())
+    ours.setLevel(level.upper())
+    ours.propagate = False
+
+
+def parse_traceparent(value: str | None) -> tuple[str, str] | None:
+    """Return (trace id, parent id) of a W3C ``traceparent`` header, or None when it is absent
+    or invalid (then it is ignored, as the Trace Context spec says)."""
+    match = TRACEPARENT_RE.match(value or "")
+    if match is None:
+        return None
+    version, trace_id, parent_id, _flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest):
+        return None
+    if trace_id == "0" * 32 or parent_id == "0" * 16:
+        return None
+    return trace_id, parent_id
 
 
 def request_info() -> RequestInfo:
@@ -95,12 +98,29 @@ def init_app(app: Flask) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        fields = {"request_id": g.request_id}
+        trace = parse_traceparent(request.headers.get("traceparent"))
+        if trace is not None:
+            fields["trace_id"], fields["parent_id"] = trace
+        # Every record written while this request runs carries its ids (app.logs).
+        g.log_fields_token = logs.REQUEST_FIELDS.set(fields)
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        token = g.pop("log_fields_token", None)
+        if token is not None:
+            logs.REQUEST_FIELDS.reset(token)
 
     @app.after_request
     def _finish(response: Response) -> Response:
         state = g._get_current_object()  # one context lookup, not one per field
         request_id = state.get("request_id")
         response.headers["X-Request-Id"] = request_id or ""
+        seconds = time.perf_counter() - state.get("started", time.perf_counter())
+        rule = request.url_rule
+        metrics.observe_request(rule.rule if rule is not None else None,
+                                request.environ.get("REQUEST_METHOD", ""),
+                                response.status_code, seconds)
         if log.isEnabledFor(logging.INFO):
             # Identifiers only: never bodies, tokens or assertions.
             environ = request.environ
@@ -109,8 +129,7 @@ def init_app(app: Flask) -> None:
                 "method": environ.get("REQUEST_METHOD"),
                 "path": request.path,
                 "status": response.status_code,
-                "ms": round((time.perf_counter() - state.get("started", time.perf_counter()))
-                            * 1000, 2),
+                "ms": round(seconds * 1000, 2),
                 "ip": environ.get("REMOTE_ADDR"),
                 "actor": state.get("actor_label"),
             }})
@@ -127,6 +146,23 @@ def init_app(app: Flask) -> None:
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify(status="ok")
+
+    metrics.watch_pool(get_db(app))
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        """Prometheus text format, for a token with the ``metrics`` scope."""
+        try:
+            g.actor_label = bearer(app, request.headers.get("Authorization"), "metrics").name
+        except AuthError as err:
+            response = jsonify(status=err.status, error=AUTH_ERROR_CODES[err.status],
+                               detail=err.detail)
+            response.status_code = err.status
+            if err.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="frontdesk"'
+            return response
+        body, content_type = metrics.exposition(get_db(app), request.headers.get("Accept"))
+        return Response(body, content_type=content_type)
 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:

@@ -79,6 +79,13 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"gunicorn did not start within {START_TIMEOUT} s")
 
+    def stop_and_read_stderr(self) -> str:
+        """Stop gunicorn and return all it wrote to stderr (start the server with a quiet log
+        level or few requests: nobody reads the pipe while it runs)."""
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=30)
+        return stderr.decode()
+
     def stop(self) -> None:
         self.process.terminate()
         try:
