@@ -159,6 +159,17 @@ def _deny(issuer: str | None, reason: str, detail: str, name_id: str | None = No
     return page("Sign-in refused", detail, status, reason=reason, error=True, sign_in=True)
 
 
+@bp.get("/saml/acs")
+def acs_page() -> Response:
+    """A person who opens the ACS URL (a bookmark, a copied link) gets a page saying what it is
+    for and where to sign in, not a bare 405: identity providers only ever POST here."""
+    return page("Sign-in responses arrive here",
+                "This address (the Assertion Consumer Service) receives the signed response "
+                "your identity provider sends after you sign in there; opening it directly "
+                "does nothing. To sign in, start at the link below or from your identity "
+                "provider's app list.", sign_in=True)
+
+
 @bp.post("/saml/acs")
 def acs() -> Response | BaseResponse:
     """Assertion Consumer Service: validate, provision, start a session, redirect."""
