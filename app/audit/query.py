@@ -21,11 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Text
+from sqlalchemy import cast
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.events import AuditAction
 from app.db import casefold
 from app.db import sqlite_lower_keys
 from app.errors import InvalidInputError
@@ -144,6 +147,28 @@ def list_events(session: Session, f: AuditFilter, *, cursor: str | None = None,
                              max(1, min(limit, MAX_PAGE)), lambda row: row[0].seq,
                              descending=True)
     return AuditPage([row[0] for row in rows], encode_cursor(last) if last is not None else None)
+
+
+def count_events(session: Session, f: AuditFilter) -> int:
+    """Return how many events match ``f`` (the total the console shows above a page)."""
+    total = session.execute(select(func.count()).select_from(AuditEvent)
+                            .where(*_conditions(f, _dialect(session)))).scalar_one()
+    return int(total)
+
+
+def membership_events(session: Session, member_id: str, *, limit: int = 20) -> list[AuditEvent]:
+    """Return the newest membership changes (added to, removed from a group) of ``member_id``.
+
+    Those events target the group; the member is in their ``changes``, whatever shape those
+    take, so the JSON text is searched for the member's id (a UUID, never part of another).
+    """
+    pattern = "%" + like_escape(member_id) + "%"
+    stmt = (select(AuditEvent)
+            .where(AuditEvent.action.in_([AuditAction.GROUP_MEMBER_ADD.value,
+                                          AuditAction.GROUP_MEMBER_REMOVE.value]),
+                   cast(AuditEvent.changes, Text).like(pattern, escape="\\"))
+            .order_by(AuditEvent.seq.desc()).limit(max(1, min(limit, MAX_PAGE))))
+    return list(session.execute(stmt).scalars())
 
 
 def get_event(session: Session, event_id: str) -> AuditEvent | None:
