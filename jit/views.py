@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.access.principal import AuthContext
 from app.access.queries import effective_memberships
+from app.admins import current_admin
 from app.errors import ConflictError
 from app.provisioning import LoginClaims
 from app.provisioning import LoginDeniedError
@@ -285,8 +286,11 @@ def me() -> Response:
         links = users.links(user.id)
         emails = user.doc.get("emails") or []
     email = next((e.get("value") for e in emails if isinstance(e, dict)), None)
+    # An admin who lands here after signing in sees the way to the console.
+    is_admin = current_admin(db, session, get_settings(current_app).admin_groups) is not None
     auth = AuthContext.from_dict(session.get("auth"))
     mfa = auth is not None and get_access_config(current_app).is_mfa(auth.idp, auth.contexts)
     return make_response(render_template("me.html", user=user, memberships=memberships,
                                          links=links, email=email, auth=auth, mfa=mfa,
+                                         is_admin=is_admin,
                                          csrf=session.get("csrf", "")))

@@ -42,7 +42,7 @@ def test_the_overview_shows_totals_and_the_newest_events(admin: FlaskClient,
     body = text_of(response)
     # The token's and the login link's creation, the link's use, two user creates, a group
     # create and its member add: 7 events.
-    assert totals_of(body) == ["2 users 1 active", "1 groups", "7 audit events"]
+    assert totals_of(body) == ["2 users 1 active", "1 group", "7 audit events"]
     trail = table_rows(body, "trail")
     assert len(trail) == 7
     assert "group:member:add" in trail[0]
