@@ -163,12 +163,20 @@ def _deny(issuer: str | None, reason: str, detail: str, name_id: str | None = No
 @bp.get("/saml/acs")
 def acs_page() -> Response:
     """A person who opens the ACS URL (a bookmark, a copied link) gets a page saying what it is
-    for and where to sign in, not a bare 405: identity providers only ever POST here."""
-    return page("Sign-in responses arrive here",
-                "This address (the Assertion Consumer Service) receives the signed response "
-                "your identity provider sends after you sign in there; opening it directly "
-                "does nothing. To sign in, start at the link below or from your identity "
-                "provider's app list.", sign_in=True)
+    for and where to sign in, not a bare 405: identity providers only ever POST here. A response
+    sent in the URL (the HTTP-Redirect binding, which SAML forbids for responses) is still a
+    405, on the same page, and is never read."""
+    sent_in_url = "SAMLResponse" in request.args
+    response = page("Sign-in responses arrive here",
+                    "This address (the Assertion Consumer Service) receives the signed response "
+                    "your identity provider sends after you sign in there; opening it directly "
+                    "does nothing. To sign in, start at the link below or from your identity "
+                    "provider's app list." + (" A sign-in response must be POSTed, never sent "
+                                              "in the URL." if sent_in_url else ""),
+                    405 if sent_in_url else 200, sign_in=True)
+    if sent_in_url:
+        response.headers["Allow"] = "GET, HEAD, POST"
+    return response
 
 
 @bp.post("/saml/acs")

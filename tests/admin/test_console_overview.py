@@ -5,9 +5,17 @@ form after the details. Through HTTP, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from app.audit.query import AuditFilter
+from app.audit.query import count_events
+from app.cli.main import main as frontdesk
+from app.db import Database
 from tests.helpers.clients import ScimClient
 from tests.helpers.clients import patch_op
 from tests.helpers.console import table_rows
@@ -124,3 +132,26 @@ def test_destructive_actions_come_after_the_details(admin: FlaskClient,
         'id="trail"', 'id="grants"', 'id="status"', ">Deactivate user</button>")]
     assert order == sorted(order)
     assert '<a href="#status">Deactivate…</a>' in body
+
+
+def test_event_totals_survive_a_prune_and_stop_counting_at_the_cap(
+        admin: FlaskClient, scim: ScimClient, runner: CliRunner, db: Database) -> None:
+    for name in ("ada@example.com", "Äda@example.com", "strauß@example.com"):
+        create_user(scim, name)
+    with db.read_session() as session:
+        everything = count_events(session, AuditFilter())
+        assert everything == 6  # token, login link, sign-in, 3 user creates
+        creates = AuditFilter(action="user:create")
+        assert count_events(session, creates, cap=3) == 3
+        assert count_events(session, creates, cap=2) == 3  # "more than 2"
+
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    pruned = runner.invoke(frontdesk, ["audit", "prune", "--before", tomorrow, "--yes"])
+    assert pruned.exit_code == 0, pruned.output
+    create_user(scim, "bob@example.com")
+
+    # Left: the prune's own event and bob's creation.
+    assert totals_of(text_of(admin.get("/admin/")))[2] == "2 audit events"
+    assert total_of(text_of(admin.get("/admin/audit"))) == "2 events"
+    assert total_of(text_of(admin.get("/admin/audit", query_string={
+        "action": "user:create"}))) == "1 event matches"

@@ -40,6 +40,7 @@ from app.admins import link_session
 from app.admins import use_login_link
 from app.audit.events import Actor
 from app.audit.events import AuditAction
+from app.audit.query import COUNT_CAP
 from app.audit.query import CSV_FIELDS
 from app.audit.query import AuditFilter
 from app.audit.query import count_events
@@ -266,6 +267,7 @@ def audit() -> Response:
     except DomainError as err:
         error = err.detail
     body = render_template("admin/audit.html", args=args, events=events, error=error, total=total,
+                           count_cap=COUNT_CAP,
                            next_cursor=next_cursor, paged=bool(request.args.get("cursor")),
                            actions=[a.value for a in AuditAction], outcomes=OUTCOMES)
     return make_response(body, 400 if error else 200)
