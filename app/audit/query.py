@@ -176,7 +176,7 @@ def membership_events(session: Session, member_id: str, *, limit: int = 20) -> l
 
     Those events target the group and name the member in ``changes`` (``{"member": [old,
     new]}``). PostgreSQL finds them by jsonb containment in ``ix_audit_events_member`` (GIN,
-    migration 0007); SQLite searches the JSON text for the id (a UUID, part of no other value).
+    migration 0010); SQLite searches the JSON text for the id (a UUID, part of no other value).
     """
     actions = [AuditAction.GROUP_MEMBER_ADD.value, AuditAction.GROUP_MEMBER_REMOVE.value]
     if _dialect(session) == "postgresql":

@@ -1,6 +1,6 @@
 """audit: index membership events by member, so a user's page finds their membership changes
 
-Revision ID: 0007
+Revision ID: 0010
 Revises: 0006
 Create Date: 2026-11-30 10:40:00
 """
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007"
+revision: str = "0010"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
