@@ -11,6 +11,10 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_PORT     ?= 8000
 DEMO_IDP_PORT ?= 8001
 DEMO_IDP_DIR  ?= instance/demo-idp
+# The demo IdP's form is filled in for a member of this group, which the demo makes an admin
+# group: signing in as suggested opens /admin/. Groups typed at the IdP are created on first
+# use (FRONTDESK_SAML_CREATE_UNKNOWN_GROUPS=true), so the sample groups appear in Frontdesk.
+DEMO_ADMIN_GROUP ?= demo-admins
 DEMO_SP_URL   := http://127.0.0.1:$(DEMO_PORT)
 DEMO_IDP_ARGS := --port $(DEMO_IDP_PORT) --sp-base-url $(DEMO_SP_URL) --workdir $(DEMO_IDP_DIR)
 
@@ -42,14 +46,12 @@ run: $(STAMP) ## migrate the database and serve on http://127.0.0.1:8000 (gunico
 demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can sign in; never in production)
 	$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) --write-metadata-only
 	$(BIN)/frontdesk db upgrade
-	@$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) & idp=$$!; \
+	@echo "Starting Frontdesk on $(DEMO_SP_URL) and the DEMO IdP; Ctrl-C stops both."
+	@$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) --admin-group "$(DEMO_ADMIN_GROUP)" & idp=$$!; \
 	trap 'kill $$idp 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
-	echo; \
-	echo "  Demo: open http://127.0.0.1:$(DEMO_IDP_PORT)/ (IdP-initiated sign-in)"; \
-	echo "     or $(DEMO_SP_URL)/saml/login (SP-initiated). Ctrl-C stops both."; \
-	echo; \
 	FRONTDESK_BIND=127.0.0.1:$(DEMO_PORT) FRONTDESK_BASE_URL=$(DEMO_SP_URL) \
 	FRONTDESK_SAML_IDP_METADATA=$(DEMO_IDP_DIR)/idp-metadata.xml \
+	FRONTDESK_ADMIN_GROUPS="$(DEMO_ADMIN_GROUP)" FRONTDESK_SAML_CREATE_UNKNOWN_GROUPS=true \
 	$(BIN)/gunicorn -c config/gunicorn_conf.py
 
 test: $(STAMP) ## lint, type-check and run the tests (adds PostgreSQL when FRONTDESK_TEST_DATABASE_URL is set)

@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import sessionmaker
@@ -168,6 +170,15 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def display_url(url: str) -> str:
+    """Return ``url`` fit to print: the password, if any, shown as ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy can read: show no credentials at all
+        scheme, sep, rest = url.partition("://")
+        return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else "(not a database URL)"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

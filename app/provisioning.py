@@ -13,6 +13,7 @@ first SSO); accounts are never linked by email across IdPs. JIT never re-activat
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -33,6 +34,8 @@ from app.saml_store import consume_request
 from app.uow import UnitOfWork
 
 GroupsMode = Literal["off", "add", "sync"]
+
+log = logging.getLogger("frontdesk.jit")
 
 
 class LoginDeniedError(DomainError):
@@ -65,6 +68,19 @@ class LoginClaims:
     user_name: str
     attributes: Mapping[str, Any] = field(default_factory=dict)  # SCIM document fragment
     groups: tuple[str, ...] | None = None  # None: the assertion carried no group claim
+
+
+# Why a claimed group did not become a membership (``ignoredGroups`` in the login event).
+GROUPS_MODE_OFF = "groups_mode_off"  # the IdP's groups_mode is "off": claims are not used
+UNKNOWN_GROUP = "unknown_group"  # no such group, and create_unknown_groups is false
+
+
+@dataclass(frozen=True)
+class IgnoredGroup:
+    """A claimed (or default) group the login left out, and why."""
+
+    name: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -124,34 +140,45 @@ def _find_or_link(uow: UnitOfWork, claims: LoginClaims) -> User | None:
 
 
 def _group_ids(uow: UnitOfWork, names: tuple[str, ...], policy: JitPolicy,
-               actor: Actor) -> set[str]:
-    """Return the ids of the claimed groups, creating unknown ones if allowed."""
+               actor: Actor) -> tuple[set[str], list[IgnoredGroup]]:
+    """Return the ids of the claimed groups (creating unknown ones if allowed) and the names
+    left out because no such group exists."""
     if not names:
-        return set()
+        return set(), []
     found = {g.display_name_key: g.id for g in uow.groups.find_by_display_names(names)}
-    if policy.create_unknown_groups:
-        for key, name in {fold(n): n for n in names}.items():
-            if key not in found:
-                group = services.create_group(uow, {"displayName": name}, (), actor=actor,
-                                              source="jit", commit=False)
-                found[key] = group.id
-    return set(found.values())
+    ignored: list[IgnoredGroup] = []
+    for key, name in {fold(n): n for n in names}.items():
+        if key in found:
+            continue
+        if policy.create_unknown_groups:
+            group = services.create_group(uow, {"displayName": name}, (), actor=actor,
+                                          source="jit", commit=False)
+            found[key] = group.id
+        else:
+            ignored.append(IgnoredGroup(name, UNKNOWN_GROUP))
+    return set(found.values()), ignored
 
 
 def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPolicy,
-                 actor: Actor, extra: tuple[str, ...] = ()) -> None:
+                 actor: Actor, extra: tuple[str, ...] = ()) -> list[IgnoredGroup]:
     """Add claimed groups; in ``sync`` mode also drop this IdP's memberships not claimed.
+
+    Return the claimed (or default) groups left out, with why, for the login's audit event:
+    a group claim that changes nothing must say so, or a new install looks broken.
 
     Only the groups whose membership changes are touched, through ``services.update_group`` as
     SCIM's changes are: each group's row is locked, its version bumped and one event recorded
     per member added or removed. The groups are taken in the order of their ids, so that two
     logins never wait for each other in a circle; a login that changes nothing locks no group.
     """
-    if policy.groups_mode == "off" and not extra:
-        return
     claimed = claims.groups or ()
+    ignored = ([IgnoredGroup(name, GROUPS_MODE_OFF) for name in dict.fromkeys(claimed)]
+               if policy.groups_mode == "off" else [])
+    if policy.groups_mode == "off" and not extra:
+        return ignored
     names = tuple(dict.fromkeys((claimed if policy.groups_mode != "off" else ()) + extra))
-    wanted = _group_ids(uow, names, policy, actor)
+    wanted, unknown = _group_ids(uow, names, policy, actor)
+    ignored += unknown
     joined = {group_id for group_id, _ in uow.users.groups_of([user.id])[user.id]}
     to_add = wanted - joined
     to_remove: set[str] = set()
@@ -166,6 +193,7 @@ def _sync_groups(uow: UnitOfWork, user: User, claims: LoginClaims, policy: JitPo
     for group_id in sorted(to_add | to_remove):
         services.update_group(uow, group_id, None, [add if group_id in to_add else remove],
                               actor=actor, commit=False)
+    return ignored
 
 
 def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
@@ -212,7 +240,7 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
             if changes:
                 services.apply_user_change(uow, user, new, changes, actor=actor,
                                            action=AuditAction.JIT_USER_UPDATE, commit=False)
-        _sync_groups(uow, user, claims, policy, actor)
+        ignored = _sync_groups(uow, user, claims, policy, actor)
     else:
         if not policy.create_users:
             raise LoginDeniedError("not_provisioned", "no account exists for you here yet")
@@ -224,10 +252,16 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
                                     action=AuditAction.JIT_USER_CREATE, commit=False)
         uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
         created = True
-        _sync_groups(uow, user, claims, policy, actor, extra=policy.default_groups)
+        ignored = _sync_groups(uow, user, claims, policy, actor, extra=policy.default_groups)
 
     user.last_login_at = utcnow()
+    details = None
+    if ignored:
+        shown = [{"group": item.name, "reason": item.reason} for item in ignored]
+        details = {"ignoredGroups": [None, shown]}
+        log.info("sign-in of %s: group claims ignored: %s", user.user_name,
+                 ", ".join(f"{item.name} ({item.reason})" for item in ignored))
     uow.audit.record(AuditAction.LOGIN_SUCCESS, actor=actor, target_kind="user",
-                     target_id=user.id, target_label=user.user_name)
+                     target_id=user.id, target_label=user.user_name, changes=details)
     uow.commit()
     return LoginResult(user.id, user.user_name, created, next_path)

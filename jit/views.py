@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.access.principal import AuthContext
 from app.access.queries import effective_memberships
+from app.admins import current_admin
 from app.errors import ConflictError
 from app.provisioning import LoginClaims
 from app.provisioning import LoginDeniedError
@@ -161,6 +162,25 @@ def _deny(issuer: str | None, reason: str, detail: str, name_id: str | None = No
     return page("Sign-in refused", detail, status, reason=reason, error=True, sign_in=True)
 
 
+@bp.get("/saml/acs")
+def acs_page() -> Response:
+    """A person who opens the ACS URL (a bookmark, a copied link) gets a page saying what it is
+    for and where to sign in, not a bare 405: identity providers only ever POST here. A response
+    sent in the URL (the HTTP-Redirect binding, which SAML forbids for responses) is still a
+    405, on the same page, and is never read."""
+    sent_in_url = "SAMLResponse" in request.args
+    response = page("Sign-in responses arrive here",
+                    "This address (the Assertion Consumer Service) receives the signed response "
+                    "your identity provider sends after you sign in there; opening it directly "
+                    "does nothing. To sign in, start at the link below or from your identity "
+                    "provider's app list." + (" A sign-in response must be POSTed, never sent "
+                                              "in the URL." if sent_in_url else ""),
+                    405 if sent_in_url else 200, sign_in=True)
+    if sent_in_url:
+        response.headers["Allow"] = "GET, HEAD, POST"
+    return response
+
+
 @bp.post("/saml/acs")
 def acs() -> Response | BaseResponse:
     """Assertion Consumer Service: validate, provision, start a session, redirect."""
@@ -277,8 +297,11 @@ def me() -> Response:
         links = users.links(user.id)
         emails = user.doc.get("emails") or []
     email = next((e.get("value") for e in emails if isinstance(e, dict)), None)
+    # An admin who lands here after signing in sees the way to the console.
+    is_admin = current_admin(db, session, get_settings(current_app).admin_groups) is not None
     auth = AuthContext.from_dict(session.get("auth"))
     mfa = auth is not None and get_access_config(current_app).is_mfa(auth.idp, auth.contexts)
     return make_response(render_template("me.html", user=user, memberships=memberships,
                                          links=links, email=email, auth=auth, mfa=mfa,
+                                         is_admin=is_admin,
                                          csrf=session.get("csrf", "")))

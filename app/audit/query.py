@@ -21,15 +21,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Text
+from sqlalchemy import cast
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from app.audit.events import AuditAction
 from app.db import casefold
 from app.db import sqlite_lower_keys
 from app.errors import InvalidInputError
+from app.models import AuditAnchor
 from app.models import AuditEvent
+from app.models import AuditHead
 from app.repository.common import contains_text
 from app.repository.common import keyset_page
 from app.repository.common import like_escape
@@ -145,6 +152,43 @@ def list_events(session: Session, f: AuditFilter, *, cursor: str | None = None,
                              max(1, min(limit, MAX_PAGE)), lambda row: row[0].seq,
                              descending=True)
     return AuditPage([row[0] for row in rows], encode_cursor(last) if last is not None else None)
+
+
+COUNT_CAP = 10_000  # a filtered count stops here: "more than 10,000" costs what 10,000 does
+
+
+def count_events(session: Session, f: AuditFilter, *, cap: int = COUNT_CAP) -> int:
+    """Return how many events match ``f``, for the total above a page; over ``cap`` matches
+    it returns ``cap + 1`` ("more than"). The whole log's count is exact and
+    costs nothing: events are numbered without gaps from the prune anchor to the chain head.
+    """
+    if not f.active():
+        head = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar()
+        anchor = session.execute(select(AuditAnchor.seq).where(AuditAnchor.id == 1)).scalar()
+        return int(head or 0) - int(anchor or 0)
+    matching = (select(AuditEvent.seq).where(*_conditions(f, _dialect(session)))
+                .limit(cap + 1).subquery())
+    total = session.execute(select(func.count()).select_from(matching)).scalar_one()
+    return int(total)
+
+
+def membership_events(session: Session, member_id: str, *, limit: int = 20) -> list[AuditEvent]:
+    """Return the newest membership changes (added to, removed from a group) of ``member_id``.
+
+    Those events target the group and name the member in ``changes`` (``{"member": [old,
+    new]}``). PostgreSQL finds them by jsonb containment in ``ix_audit_events_member`` (GIN,
+    migration 0010); SQLite searches the JSON text for the id (a UUID, part of no other value).
+    """
+    actions = [AuditAction.GROUP_MEMBER_ADD.value, AuditAction.GROUP_MEMBER_REMOVE.value]
+    if _dialect(session) == "postgresql":
+        names: ColumnElement[bool] = type_coerce(AuditEvent.changes, JSONB).contains(
+            {"member": [member_id]})
+    else:
+        names = cast(AuditEvent.changes, Text).like(
+            '%"' + like_escape(member_id) + '"%', escape="\\")
+    stmt = (select(AuditEvent).where(AuditEvent.action.in_(actions), names)
+            .order_by(AuditEvent.seq.desc()).limit(max(1, min(limit, MAX_PAGE))))
+    return list(session.execute(stmt).scalars())
 
 
 def get_event(session: Session, event_id: str) -> AuditEvent | None:

@@ -6,6 +6,7 @@ import click
 
 from app import migrate
 from app.cli.common import cli_settings
+from app.db import display_url
 
 
 @click.group()
@@ -21,5 +22,12 @@ def db_upgrade() -> None:
         from pathlib import Path
 
         Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.resolved_database_url)
-    click.echo("database is up to date")
+    url = settings.resolved_database_url
+    click.echo(f"database: {display_url(url)}")
+    result = migrate.upgrade(url)
+    if not result.changed:
+        click.echo(f"already at {result.after} (the newest schema): database is up to date")
+    elif result.before is None:
+        click.echo(f"created the schema at {result.after}: database is up to date")
+    else:
+        click.echo(f"upgraded from {result.before} to {result.after}: database is up to date")

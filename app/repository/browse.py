@@ -62,8 +62,22 @@ def browse_users(session: Session, f: UserListFilter, *, after: str | None = Non
                  limit: int = 50) -> KeysetPage:
     """Return one page of users (``User`` rows) ordered by userName, after the key ``after``.
 
-    Each page is one statement with LIMIT; no count, so it costs the same on any table size.
+    Each page is one statement with LIMIT; no count, so it costs the same on any table size
+    (``count_users`` is the total, asked for separately).
     """
+    page = _keyset(session, select(User).where(*_user_conditions(f)), User.user_name_key, after,
+                   max(1, min(limit, 200)), lambda row: row[0].user_name_key)
+    return KeysetPage([row[0] for row in page.rows], page.next_after)
+
+
+def count_users(session: Session, f: UserListFilter) -> int:
+    """Return how many users match ``f`` (the total a list page shows above its first page)."""
+    total = session.execute(select(func.count()).select_from(User)
+                            .where(*_user_conditions(f))).scalar_one()
+    return int(total)
+
+
+def _user_conditions(f: UserListFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if f.text:
         email = exists().where(UserValue.user_id == User.id, UserValue.attr == "emails",
@@ -85,9 +99,7 @@ def browse_users(session: Session, f: UserListFilter, *, after: str | None = Non
     if f.idle_days is not None:
         cutoff = utcnow() - timedelta(days=f.idle_days)
         conds.append(and_(User.last_login_at.is_not(None), User.last_login_at < cutoff))
-    page = _keyset(session, select(User).where(*conds), User.user_name_key, after,
-                   max(1, min(limit, 200)), lambda row: row[0].user_name_key)
-    return KeysetPage([row[0] for row in page.rows], page.next_after)
+    return conds
 
 
 def browse_groups(session: Session, text: str | None, *, after: str | None = None,
@@ -97,6 +109,13 @@ def browse_groups(session: Session, text: str | None, *, after: str | None = Non
     page = _keyset(session, select(Group).where(*conds), Group.display_name_key, after,
                    max(1, min(limit, 200)), lambda row: row[0].display_name_key)
     return KeysetPage([row[0] for row in page.rows], page.next_after)
+
+
+def count_groups(session: Session, text: str | None) -> int:
+    """Return how many groups ``browse_groups`` walks through for ``text``."""
+    conds = [_contains(Group.display_name_key, text)] if text else []
+    total = session.execute(select(func.count()).select_from(Group).where(*conds)).scalar_one()
+    return int(total)
 
 
 def member_counts(session: Session, group_ids: Sequence[str]) -> dict[str, int]:
@@ -122,6 +141,29 @@ class MemberRow:
     display: str | None
     active: bool | None
     since: datetime
+
+
+@dataclass(frozen=True)
+class UserGroupRow:
+    """A group a user is a direct member of, as the user's console page lists it."""
+
+    id: str
+    name: str
+    since: datetime
+    granted_by: str | None  # the actor that added the membership (token, IdP, admin)
+    idp_entity_id: str | None  # set when an IdP's group claim made it
+    expires_at: datetime | None  # set for a time-bound grant
+
+
+def groups_of_user(session: Session, user_id: str, limit: int = 500) -> list[UserGroupRow]:
+    """Return the user's direct groups by displayName, with since when and who added them."""
+    rows = session.execute(
+        select(Group.id, Group.display_name, Membership.created_at, Membership.granted_by,
+               Membership.idp_entity_id, Membership.expires_at)
+        .join(Membership, Membership.group_id == Group.id)
+        .where(Membership.member_id == user_id)
+        .order_by(Group.display_name_key).limit(limit))
+    return [UserGroupRow(*row) for row in rows]
 
 
 def browse_user_members(session: Session, group_id: str, *, after: str | None = None,

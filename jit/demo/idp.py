@@ -81,6 +81,7 @@ _STRENGTH = {PASSWORD: 1, saml.AUTHN_PASSWORD: 1, ENTRA_SINGLE_FACTOR: 1, MULTI_
              ENTRA_MFA: 2}
 NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 MAX_SESSION_AGE = 24 * 60  # minutes the demo form may pretend a sign-in is old
+SAMPLE_GROUP = "Engineering"  # the demo user's other group, beside the admin group
 
 
 class DemoIdPError(ValueError):
@@ -117,6 +118,22 @@ class AuthnRequestInfo:
     def wants_mfa(self) -> bool:
         """Return whether a password alone would not answer the request."""
         return not self.satisfied_by([PASSWORD, ENTRA_SINGLE_FACTOR])
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """Who the sign-in form is filled in for; ``make demo`` fills in an admin of the console,
+    so that signing in without typing anything opens ``/admin/``."""
+
+    email: str = ""
+    display_name: str = ""
+    groups: tuple[str, ...] = ()
+
+
+def demo_user(admin_group: str | None) -> DemoUser:
+    """The demo's default person: in ``admin_group`` (if any) and a sample group."""
+    groups = (admin_group, SAMPLE_GROUP) if admin_group else ()
+    return DemoUser("ada@example.com", "Ada Lovelace", groups)
 
 
 def sign_in_context(style: str = OKTA_STYLE, mfa: bool = False
@@ -480,7 +497,8 @@ def _hidden(name: str, value: str | None) -> str:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
 
 
-def _form_page(idp: DemoIdP, saml_request: str | None, info: AuthnRequestInfo | None) -> Response:
+def _form_page(idp: DemoIdP, saml_request: str | None, info: AuthnRequestInfo | None,
+               prefill: DemoUser) -> Response:
     if info is None:
         what = ("<p>IdP-initiated sign-in: the response goes to "
                 f"<code>{escape(idp.sp_acs_url)}</code> without a request from the SP.</p>")
@@ -501,11 +519,13 @@ def _form_page(idp: DemoIdP, saml_request: str | None, info: AuthnRequestInfo | 
     body = (
         f"{what}<form method=\"post\" action=\"/sso\">"
         '<label>Email (becomes the NameID) <input name="email" type="email" required '
-        f'maxlength="{MAX_FIELD}" autofocus placeholder="ada@example.com"></label>'
+        f'maxlength="{MAX_FIELD}" autofocus placeholder="ada@example.com" '
+        f'value="{escape(prefill.email)}"></label>'
         f'<label>Display name <input name="display_name" maxlength="{MAX_FIELD}" '
-        'placeholder="Ada Lovelace"></label>'
+        f'placeholder="Ada Lovelace" value="{escape(prefill.display_name)}"></label>'
         f'<label>Groups, comma-separated <input name="groups" maxlength="{MAX_FIELD * 4}" '
-        'placeholder="engineering, admins"></label>'
+        f'placeholder="engineering, admins" value="{escape(", ".join(prefill.groups))}">'
+        "</label>"
         '<label>Attribute names <select name="style">'
         f'<option value="{OKTA_STYLE}">Okta style (email, firstName, lastName, groups)</option>'
         f'<option value="{ENTRA_STYLE}">Entra ID claim URIs</option></select></label>'
@@ -538,10 +558,12 @@ def _field(name: str, limit: int = MAX_FIELD) -> str:
     return value
 
 
-def create_idp_app(idp: DemoIdP) -> Flask:
-    """The demo IdP's pages: ``/metadata``, the sign-in form (``/``, ``GET /sso``) and
-    ``POST /sso``, which answers with an auto-submitting form to the SP's ACS."""
+def create_idp_app(idp: DemoIdP, prefill: DemoUser | None = None) -> Flask:
+    """The demo IdP's pages: ``/metadata``, the sign-in form (``/``, ``GET /sso``, filled in
+    for ``prefill``) and ``POST /sso``, which answers with an auto-submitting form to the SP's
+    ACS."""
     app = Flask(__name__)
+    person = prefill or DemoUser()
 
     @app.after_request
     def _headers(resp: Response) -> Response:
@@ -561,15 +583,15 @@ def create_idp_app(idp: DemoIdP) -> Flask:
 
     @app.get("/")
     def index() -> Response:
-        return _form_page(idp, None, None)
+        return _form_page(idp, None, None, person)
 
     @app.get("/sso")
     def sso_form() -> Response:
         saml_request = request.args.get("SAMLRequest")
         if not saml_request:
-            return _form_page(idp, None, None)
+            return _form_page(idp, None, None, person)
         info = idp.parse_authn_request(saml_request, request.args.get("RelayState"))
-        return _form_page(idp, saml_request, info)
+        return _form_page(idp, saml_request, info, person)
 
     @app.post("/sso")
     def sso_submit() -> Response:
@@ -619,6 +641,47 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def instructions(idp_base_url: str, sp_base_url: str, admin_group: str | None) -> str:
+    """What ``make demo`` prints once both servers answer: where to sign in, and how to reach
+    the admin console (as the prefilled user, whose groups include the demo's admin group)."""
+    sp = sp_base_url.rstrip("/")
+    lines = [
+        "",
+        f"  Demo: open {idp_base_url}/ (IdP-initiated sign-in)",
+        f"     or {sp}/saml/login (SP-initiated); you land on {sp}/me.",
+        "     Groups typed at the IdP are created in Frontdesk on first use (demo setting).",
+    ]
+    if admin_group:
+        lines += [
+            f"  Admin console: open {sp}/admin/ and sign in with the form as it is filled in:",
+            f"     its groups include {admin_group!r}, the demo's admin group "
+            "(FRONTDESK_ADMIN_GROUPS).",
+        ]
+    lines += [
+        f"  Or a one-time console link: FRONTDESK_BASE_URL={sp} .venv/bin/frontdesk admin "
+        "login-link",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _announce_when_up(sp_base_url: str, text: str, timeout: float = 120.0) -> None:
+    """Print ``text`` once Frontdesk answers ``/healthz`` (after its start-up log lines, where
+    it is seen), or after ``timeout`` seconds whatever happens."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{sp_base_url.rstrip('/')}/healthz",  # noqa: S310
+                                        timeout=2):
+                break
+        except OSError:
+            time.sleep(0.25)
+    print(text, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m jit.demo``: write the metadata, then (unless told not to) serve."""
     parser = argparse.ArgumentParser(
@@ -636,6 +699,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="where the key, certificate and metadata live")
     parser.add_argument("--write-metadata-only", action="store_true",
                         help="create the key, certificate and metadata, print the path, exit")
+    parser.add_argument("--admin-group",
+                        help="fill the form in for a user of this group (make demo passes its "
+                             "FRONTDESK_ADMIN_GROUPS) and say how to open the admin console")
     args = parser.parse_args(argv)
 
     if not _is_loopback(args.host):
@@ -646,10 +712,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(idp.metadata_path)
         return 0
 
+    import threading
+
     from werkzeug.serving import run_simple
 
     print(f"DEMO IdP (not for production) on {base_url}/ for SP {idp.sp_entity_id}; "
           f"metadata: {idp.metadata_path}", file=sys.stderr, flush=True)
-    run_simple(args.host, args.port, create_idp_app(idp), threaded=True)
+    text = instructions(base_url, args.sp_base_url, args.admin_group)
+    threading.Thread(target=_announce_when_up, args=(args.sp_base_url, text), daemon=True,
+                     name="announce").start()
+    run_simple(args.host, args.port, create_idp_app(idp, demo_user(args.admin_group)),
+               threaded=True)
     return 0
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser
+from playwright.sync_api import Page
 from playwright.sync_api import expect
 
 import config
@@ -171,5 +172,73 @@ def test_non_admins_are_refused(browser: Browser, server: LiveServer, server_idp
     assert response is not None and response.status == 403
     expect(fresh.get_by_role("heading", name="Not an admin")).to_be_visible()
     fresh.context.close()
+    assert violations == []
+    context.close()
+
+
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 in portrait, CSS pixels
+
+
+def assert_no_sideways_scroll(page: Page) -> None:
+    """The page is no wider than the phone: nothing to scroll to sideways."""
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1] == PHONE["width"], f"{page.url}: {widths}"
+
+
+def test_the_console_fits_a_phone(browser: Browser, server: LiveServer,
+                                  settings: config.Settings, db: Database) -> None:
+    token = make_token(db)
+    user_id = scim_create_user(server, token, "äda.lovelace-with-a-rather-long-name@example.com")
+    response = httpx.patch(
+        f"{server.url}/scim/v2/Users/{user_id}", timeout=10,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
+        json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "add", "value": {
+                "emails": [{"value": "äda.lovelace-with-a-rather-long-name@example.com",
+                            "type": "work", "primary": True},
+                           {"value": "strauß@home.example", "type": "home"}],
+                "phoneNumbers": [{"value": "+44 20 7946 0000", "type": "mobile"}],
+                "addresses": [{"type": "work", "streetAddress": "1 Analytical Engine Straße",
+                               "locality": "London", "country": "GB"}]}}]})
+    assert response.status_code == 200, response.text
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    violations = watch_csp(page)
+    page.goto(print_login_link(settings, server, "phone admin"))
+
+    page.goto(f"{server.url}/admin/")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    assert_no_sideways_scroll(page)
+    for name in ("Find a user", "Access requests"):
+        expect(page.locator("main").get_by_role("link", name=name)).to_be_in_viewport()
+    expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
+    if SCREENSHOT:
+        page.screenshot(path=SCREENSHOT.replace(".png", "-phone-overview.png"), full_page=True)
+
+    page.locator("main").get_by_role("link", name="Find a user").click()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    assert_no_sideways_scroll(page)
+    expect(page.get_by_role("button", name="Search")).to_be_visible()
+    expect(page.locator("#total")).to_have_text("1 user")
+    if SCREENSHOT:
+        page.screenshot(path=SCREENSHOT.replace(".png", "-phone-users.png"), full_page=True)
+
+    page.get_by_role("link", name="äda.lovelace-with-a-rather-long-name@example.com").click()
+    expect(page).to_have_url(f"{server.url}/admin/users/{user_id}")
+    assert_no_sideways_scroll(page)
+    actions = page.locator("#user-actions")
+    expect(actions).to_be_in_viewport()
+    expect(actions.get_by_role("link", name="Deactivate…")).to_be_in_viewport()
+    expect(page.locator("#attributes")).to_contain_text("strauß@home.example (home)")
+    if SCREENSHOT:
+        page.screenshot(path=SCREENSHOT.replace(".png", "-phone-user.png"), full_page=True)
+    # The action leads to the form, last on the page, and works there.
+    actions.get_by_role("link", name="Deactivate…").click()
+    expect(page.get_by_role("button", name="Deactivate user")).to_be_in_viewport()
+    page.get_by_label("Reason").fill("Phone test")
+    page.get_by_role("button", name="Deactivate user").click()
+    expect(page.locator(".flash")).to_contain_text("User deactivated")
+    assert_no_sideways_scroll(page)
     assert violations == []
     context.close()

@@ -147,11 +147,23 @@ def test_sso_user_outside_the_admin_groups_is_refused(
     create_group(scim, ADMIN_GROUP)
     create_group(scim, "Staff")
     sso_login(client, idp, "mallory@example.com", ["Staff"])
-    assert client.get("/me").status_code == 200  # signed in, just not an admin
+    me = client.get("/me")
+    assert me.status_code == 200  # signed in, just not an admin
+    assert "Admin console" not in text_of(me)
 
     for path in PAGES:
         assert client.get(path).status_code == 403, path
     assert client.get("/api/audit").status_code == 401
+
+
+def test_an_sso_admin_finds_the_console_from_me_and_the_sign_in_link_returns_there(
+        client: FlaskClient, idp: DemoIdP, scim: ScimClient) -> None:
+    refused = text_of(client.get("/admin/users"))
+    assert 'href="/saml/login?next=/admin/users">Sign in with single sign-on' in refused
+    create_group(scim, ADMIN_GROUP)
+    sso_login(client, idp, "grace@example.com", [ADMIN_GROUP])
+    me = text_of(client.get("/me"))
+    assert '<p id="admin-console"><a href="/admin/">Admin console »</a>' in me
 
 
 def test_sso_admin_cannot_deactivate_themselves(

@@ -13,13 +13,16 @@ from click.testing import Result
 from flask.testing import FlaskClient
 
 import config
+from app import migrate
 from app.cli.main import main as cli
 from app.db import Database
+from app.db import display_url
 from app.web.context import get_db
 from app.web.factory import create_app
 from tests.helpers.clients import ScimClient
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+HEAD = migrate.head_revision()
 
 
 def invoke(runner: CliRunner, *args: str, ok: bool = True) -> Result:
@@ -152,22 +155,53 @@ def test_tokens_revoke(runner: CliRunner, db: Database, client: FlaskClient) -> 
 # --- db upgrade --------------------------------------------------------------------------
 
 
-def test_db_upgrade_is_idempotent(runner: CliRunner, scim: ScimClient) -> None:
+def test_db_upgrade_is_idempotent(runner: CliRunner, scim: ScimClient,
+                                  settings: config.Settings) -> None:
     assert scim.post("/Users", json={"userName": "survivor"}).status_code == 201
     for _ in range(2):
         result = invoke(runner, "db", "upgrade")
-        assert "up to date" in result.output
+        assert result.output.splitlines() == [
+            f"database: {display_url(settings.database_url)}",
+            f"already at {HEAD} (the newest schema): database is up to date"]
     found = scim.get('/Users?filter=userName eq "survivor"').json
     assert found["totalResults"] == 1
+
+
+def test_db_upgrade_says_which_database_and_from_which_revision(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    runner = CliRunner(env={"FRONTDESK_DATABASE_URL": url})
+    migrate.upgrade(url, "0005")
+    assert invoke(runner, "db", "upgrade").output.splitlines() == [
+        f"database: {url}", f"upgraded from 0005 to {HEAD}: database is up to date"]
+    assert migrate.current_revision(url) == HEAD
+
+
+def test_db_upgrade_hides_the_password(settings: config.Settings, runner: CliRunner) -> None:
+    """The printed URL never shows a password; on PostgreSQL the password reaches the server
+    (trust authentication there ignores it), on SQLite a URL cannot carry one."""
+    if not settings.database_url.startswith("postgresql"):
+        assert display_url("postgresql://fd:S3cr%40t@db.example.com:5432/frontdesk") == (
+            "postgresql://fd:***@db.example.com:5432/frontdesk")
+        assert display_url("not a url with s3cret@host") == "(not a database URL)"
+        return
+    secret_url = settings.database_url.replace("://postgres@", "://postgres:S3cr3t@", 1)
+    assert secret_url != settings.database_url
+    result = runner.invoke(cli, ["db", "upgrade"], env={"FRONTDESK_DATABASE_URL": secret_url})
+    assert result.exit_code == 0, result.output
+    assert "S3cr3t" not in result.output
+    assert result.output.splitlines()[0] == (
+        "database: " + settings.database_url.replace("://postgres@", "://postgres:***@", 1))
 
 
 def test_db_upgrade_creates_a_fresh_database(tmp_path: Path, settings: config.Settings) -> None:
     instance = tmp_path / "fresh-instance"
     runner = CliRunner(env={"FRONTDESK_DATABASE_URL": "", "FRONTDESK_INSTANCE_PATH":
                             str(instance)})
-    invoke(runner, "db", "upgrade")
+    assert invoke(runner, "db", "upgrade").output.splitlines() == [
+        f"database: sqlite:///{instance / 'frontdesk.db'}",
+        f"created the schema at {HEAD}: database is up to date"]
     assert (instance / "frontdesk.db").is_file()
-    invoke(runner, "db", "upgrade")
+    assert "already at" in invoke(runner, "db", "upgrade").output
     plaintext = invoke(runner, "tokens", "create", "first").output.strip().splitlines()[-1]
     fresh = create_app(dataclasses.replace(settings, database_url="",
                                            instance_path=str(instance)))

@@ -388,6 +388,22 @@ def test_not_configured_says_so(make_app: Callable[..., Flask]) -> None:
     assert response.status_code == 503
 
 
+def test_a_browser_get_on_the_acs_gets_a_page_that_says_what_it_is(client: FlaskClient,
+                                                                  db: Database) -> None:
+    before = len(events(db))
+    response = client.get("/saml/acs", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    body = response.get_data(as_text=True)
+    assert "<h1>Sign-in responses arrive here</h1>" in body
+    assert "Assertion Consumer Service" in body
+    assert '<a href="/saml/login">Sign in</a>' in body
+    # Anything but GET, HEAD and POST is still refused, and a GET writes nothing.
+    assert client.head("/saml/acs").status_code == 200
+    assert client.put("/saml/acs").status_code == 405
+    assert len(events(db)) == before
+
+
 @pytest.mark.parametrize(("existing", "groups"), [
     ("Engineering", ["Engineering"]),
     ("Engineering", ["engineering", "ENGINEERING"]),

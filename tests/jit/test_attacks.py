@@ -494,8 +494,10 @@ def test_encrypted_assertion_is_unsupported(client: FlaskClient, idp: DemoIdP,
 
 def test_acs_wants_a_form_post(client: FlaskClient, idp: DemoIdP, db: Database) -> None:
     saml_response = encode_response(signed_xml(idp))
-    assert client.get("/saml/acs", query_string={"SAMLResponse": saml_response}
-                      ).status_code == 405
+    in_url = client.get("/saml/acs", query_string={"SAMLResponse": saml_response})
+    assert in_url.status_code == 405
+    assert in_url.mimetype == "text/html"
+    assert "must be POSTed, never sent in the URL" in in_url.get_data(as_text=True)
     response = client.post("/saml/acs", json={"SAMLResponse": saml_response})
     assert response.status_code == 400
     assert reason_of(response) == "malformed"

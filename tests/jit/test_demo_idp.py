@@ -36,6 +36,8 @@ from jit.demo.idp import DemoIdPError
 from jit.demo.idp import create_idp_app
 from jit.demo.idp import decode_response
 from jit.demo.idp import demo_attributes
+from jit.demo.idp import demo_user
+from jit.demo.idp import instructions
 from jit.demo.idp import main
 from tests.helpers.saml import DemoIdP
 from tests.jit import saml_attacks
@@ -302,6 +304,34 @@ def test_form_page_warns_it_is_a_demo(idp: DemoIdP) -> None:
     metadata = client.get("/metadata")
     assert metadata.mimetype == "application/samlmetadata+xml"
     assert metadata.get_data(as_text=True) == idp.metadata_xml
+
+
+def test_the_form_is_filled_in_for_the_demo_admin(idp: DemoIdP) -> None:
+    text = create_idp_app(idp, demo_user("demo-admins")).test_client().get("/").get_data(
+        as_text=True)
+    assert 'placeholder="ada@example.com" value="ada@example.com"' in text
+    assert 'value="Ada Lovelace"' in text
+    assert 'name="groups" maxlength="1024" placeholder="engineering, admins" ' \
+           'value="demo-admins, Engineering"' in text
+    # Without an admin group, the person is filled in but in no group.
+    plain = create_idp_app(idp, demo_user(None)).test_client().get("/").get_data(as_text=True)
+    assert 'placeholder="engineering, admins" value=""' in plain
+    # Values are escaped like everything else the page shows.
+    odd = create_idp_app(idp, demo_user('"><b>Äda')).test_client().get("/").get_data(
+        as_text=True)
+    assert 'value="&#34;&gt;&lt;b&gt;Äda, Engineering"' in odd
+
+
+def test_instructions_name_the_console_and_the_admin_group() -> None:
+    text = instructions("http://127.0.0.1:9001", "http://127.0.0.1:9000/", "demo-admins")
+    assert "  Demo: open http://127.0.0.1:9001/ (IdP-initiated sign-in)" in text
+    assert "or http://127.0.0.1:9000/saml/login (SP-initiated)" in text
+    assert "Admin console: open http://127.0.0.1:9000/admin/ and sign in" in text
+    assert "'demo-admins', the demo's admin group (FRONTDESK_ADMIN_GROUPS)" in text
+    assert ("FRONTDESK_BASE_URL=http://127.0.0.1:9000 .venv/bin/frontdesk admin login-link"
+            in text)
+    without = instructions("http://127.0.0.1:9001", "http://127.0.0.1:9000", None)
+    assert "Admin console" not in without and "admin login-link" in without
 
 
 def test_idp_initiated_post_returns_auto_submit_form(idp: DemoIdP, sp: Saml2Client) -> None:

@@ -190,6 +190,42 @@ def test_groups_mode_off_ignores_group_claims(with_policy: Callable[..., FlaskCl
     assert group_names(db) == {"Engineering"}
 
 
+def test_ignored_group_claims_are_named_in_the_login_event(
+        with_policy: Callable[..., FlaskClient], idp: DemoIdP, db: Database, scim: ScimClient,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A fresh install drops unknown groups: the login event and the log say which and why."""
+    client = with_policy(groups_mode="sync", create_unknown_groups=False,
+                         default_groups=["Everyone"])
+    scim_group(scim, "Engineering")
+    with caplog.at_level("INFO", logger="frontdesk.jit"):
+        assert login(client, idp, groups=["engineering", "Straße", "Äda-Team"]).status_code == 303
+    user = user_by_name(db, ADA)
+    assert user is not None
+    assert set(memberships(db, user.id)) == {"Engineering"}
+    assert group_names(db) == {"Engineering"}
+    login_event = events(db, "login:success")[-1]
+    assert login_event.changes == {"ignoredGroups": [None, [
+        {"group": "Straße", "reason": "unknown_group"},
+        {"group": "Äda-Team", "reason": "unknown_group"},
+        {"group": "Everyone", "reason": "unknown_group"},
+    ]]}
+    assert ("group claims ignored: Straße (unknown_group), Äda-Team (unknown_group), "
+            "Everyone (unknown_group)") in caplog.text
+
+    # Groups mode off: every claim is ignored, and says so.
+    client = with_policy(groups_mode="off", create_unknown_groups=True)
+    assert login(client, idp, groups=["Engineering", "New"]).status_code == 303
+    assert events(db, "login:success")[-1].changes == {"ignoredGroups": [None, [
+        {"group": "Engineering", "reason": "groups_mode_off"},
+        {"group": "New", "reason": "groups_mode_off"},
+    ]]}
+
+    # Nothing ignored: no ignoredGroups at all.
+    client = with_policy(groups_mode="add")
+    assert login(client, idp, groups=["ENGINEERING"]).status_code == 303
+    assert events(db, "login:success")[-1].changes is None
+
+
 def test_groups_mode_add_only_adds(with_policy: Callable[..., FlaskClient], idp: DemoIdP,
                                    db: Database, scim: ScimClient) -> None:
     client = with_policy(groups_mode="add")

@@ -40,13 +40,16 @@ from app.admins import link_session
 from app.admins import use_login_link
 from app.audit.events import Actor
 from app.audit.events import AuditAction
+from app.audit.query import COUNT_CAP
 from app.audit.query import CSV_FIELDS
 from app.audit.query import AuditFilter
+from app.audit.query import count_events
 from app.audit.query import csv_row
 from app.audit.query import event_to_dict
 from app.audit.query import filter_from_args
 from app.audit.query import get_event
 from app.audit.query import list_events
+from app.audit.query import membership_events
 from app.audit.query import stream_events
 from app.db import utcnow
 from app.errors import DomainError
@@ -58,7 +61,10 @@ from app.repository.browse import UserListFilter
 from app.repository.browse import browse_groups
 from app.repository.browse import browse_user_members
 from app.repository.browse import browse_users
+from app.repository.browse import count_groups
+from app.repository.browse import count_users
 from app.repository.browse import group_members_of_group
+from app.repository.browse import groups_of_user
 from app.repository.browse import member_counts
 from app.uow import UnitOfWork
 from app.web.context import get_db
@@ -143,6 +149,37 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+ADDRESS_PARTS = ("streetAddress", "locality", "region", "postalCode", "country")
+
+
+def _item(value: Any) -> tuple[str, str]:
+    """One value of a multi-valued attribute as (text, note): ``ada@example.com`` and
+    ``work, primary``; an address reads as its lines; anything else as compact JSON."""
+    if not isinstance(value, dict):
+        return _show(value), ""
+    notes = [str(value[k]) for k in ("type", "display") if isinstance(value.get(k), str)
+             and value[k]]
+    if value.get("primary") is True:
+        notes.append("primary")
+    if value.get("value") not in (None, ""):
+        text = _show(value["value"])
+    elif value.get("formatted"):
+        text = _show(value["formatted"])
+    elif any(value.get(k) for k in ADDRESS_PARTS):
+        text = ", ".join(str(value[k]) for k in ADDRESS_PARTS if value.get(k))
+    else:
+        rest = {k: v for k, v in value.items() if k not in ("type", "display", "primary")}
+        text = _show(rest) if rest else "—"
+    return text, ", ".join(notes)
+
+
+@bp.app_template_filter("items")
+def _items(value: Any) -> list[tuple[str, str]]:
+    """A value as the console lists it: one (text, note) per value of a list or object."""
+    values = value if isinstance(value, list) else [value]
+    return [_item(v) for v in values]
+
+
 def audit_link(**filters: Any) -> str:
     """Return the audit page URL for these filters."""
     return url_for("admin.audit", **{k: v for k, v in filters.items() if v})
@@ -184,8 +221,18 @@ def logout() -> Response:
 
 
 @bp.get("/")
-def index() -> BaseResponse:
-    return redirect(url_for("admin.audit"), 302)
+def index() -> Response:
+    """The console's first page: how many users, groups and events, and the newest events."""
+    with get_db(current_app).read_session() as db_session:
+        totals = {
+            "users": count_users(db_session, UserListFilter()),
+            "active": count_users(db_session, UserListFilter(active=True)),
+            "groups": count_groups(db_session, None),
+            "events": count_events(db_session, AuditFilter()),
+        }
+        recent = list_events(db_session, AuditFilter(), limit=10).events
+        body = render_template("admin/dashboard.html", totals=totals, events=recent)
+    return make_response(body)
 
 
 # --- audit log -------------------------------------------------------------------------------
@@ -204,6 +251,7 @@ def audit() -> Response:
     error = None
     events: list[Any] = []
     next_cursor = None
+    total = 0
     try:
         filters = filter_from_args(args)
         fmt = request.args.get("format")
@@ -215,9 +263,11 @@ def audit() -> Response:
             result = list_events(db_session, filters,
                                  cursor=request.args.get("cursor") or None, limit=PAGE_SIZE)
             events, next_cursor = result.events, result.next_cursor
+            total = count_events(db_session, filters)
     except DomainError as err:
         error = err.detail
-    body = render_template("admin/audit.html", args=args, events=events, error=error,
+    body = render_template("admin/audit.html", args=args, events=events, error=error, total=total,
+                           count_cap=COUNT_CAP,
                            next_cursor=next_cursor, paged=bool(request.args.get("cursor")),
                            actions=[a.value for a in AuditAction], outcomes=OUTCOMES)
     return make_response(body, 400 if error else 200)
@@ -328,6 +378,7 @@ def users() -> Response:
     error = None
     rows: list[Any] = []
     next_after = None
+    total = 0
     args: dict[str, str] = {}
     try:
         filters, args = _user_filter()
@@ -335,9 +386,10 @@ def users() -> Response:
             result = browse_users(db_session, filters, after=request.args.get("after") or None,
                                   limit=PAGE_SIZE)
             rows, next_after = result.rows, result.next_after
+            total = count_users(db_session, filters)
     except DomainError as err:
         error = err.detail
-    body = render_template("admin/users.html", users=rows, args=args, error=error,
+    body = render_template("admin/users.html", users=rows, args=args, error=error, total=total,
                            next_after=next_after, paged=bool(request.args.get("after")),
                            sources=SOURCES, email_of=_email_of)
     return make_response(body, 400 if error else 200)
@@ -357,18 +409,20 @@ def _render_user(user_id: str, *, error: str | None = None, status: int = 200,
         user = repo.find(user_id)
         if user is None:
             raise NotFoundError("There is no user with that id (it may have been deleted).")
-        groups = repo.groups_of([user.id])[user.id]
+        groups = groups_of_user(db_session, user.id)
         now = get_db(current_app).clock.now()
         grants = [grant for grant in queries.list_grants(
             db_session, queries.GrantFilter(user_id=user.id), now, limit=50)
             if queries.grant_state(grant, now) in ("active", "scheduled")]
         links = repo.links(user.id)
         trail = list_events(db_session, AuditFilter(target_id=user.id), limit=20)
+        member_events = membership_events(db_session, user.id, limit=20)
         attributes = sorted(services.flatten({k: v for k, v in user.doc.items()
                                               if k != "schemas"}).items())
         body = render_template("admin/user.html", user=user, groups=groups, grants=grants,
                                now=now, grant_state=queries.grant_state, links=links,
                                events=trail.events, more_events=trail.next_cursor is not None,
+                               member_events=member_events,
                                attributes=attributes, error=error, reason=reason)
     return make_response(body, status)
 
@@ -420,7 +474,9 @@ def groups() -> Response:
         result = browse_groups(db_session, text or None, after=request.args.get("after") or None,
                                limit=PAGE_SIZE)
         counts = member_counts(db_session, [grp.id for grp in result.rows])
+        total = count_groups(db_session, text or None)
     body = render_template("admin/groups.html", groups=result.rows, counts=counts, q=text,
+                           total=total,
                            next_after=result.next_after, paged=bool(request.args.get("after")))
     return make_response(body)
 
