@@ -78,7 +78,7 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     return app
 
 
-def _pool_for(settings: config.Settings) -> dict[str, int]:
+def _pool_for(settings: config.Settings) -> dict[str, Any]:
     """Enough PostgreSQL connections for every app thread of a worker (a write request holds a
     read and a write connection) plus the background jobs; SQLite keeps SQLAlchemy's pool."""
     if settings.resolved_database_url.startswith("sqlite"):
