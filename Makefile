@@ -37,7 +37,7 @@ install: $(STAMP) ## create .venv and install Frontdesk with its dev tools
 
 run: $(STAMP) ## migrate the database and serve on http://127.0.0.1:8000 (gunicorn)
 	$(BIN)/frontdesk db upgrade
-	$(BIN)/gunicorn -c config/gunicorn_conf.py
+	$(BIN)/frontdesk serve
 
 demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can sign in; never in production)
 	$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) --write-metadata-only
