@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml config/constraints.txt
 	@command -v chromium >/dev/null || { echo "installing chromium (admin console browser tests)"; \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) || \
 		echo "warning: could not install chromium; the browser tests will fail" >&2; }
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "installing nginx (tests of the proxy example, config/nginx.conf.example)"; \
+		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || \
+		echo "warning: could not install nginx; tests/app/test_nginx.py will fail" >&2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c config/constraints.txt -e '.[dev]'
