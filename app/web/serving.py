@@ -184,8 +184,9 @@ class WsgiBridge:
 class ReadDeadlineProtocol(ASGIProtocol):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's HTTP/1 connection, with a deadline for reading each request.
 
-    Armed when the connection opens and whenever it waits for its next request; disarmed when
-    a request's body is complete. gunicorn's own timers cover the rest (``keepalive`` between
+    Armed when the connection opens and whenever it waits for its next request (or, for a
+    request pipelined behind one still running, when its headers are read); disarmed when a
+    request's body is complete. gunicorn's own timers cover the rest (``keepalive`` between
     requests). Expiry answers 408 and closes the connection, whatever it was doing.
     """
 
@@ -217,6 +218,11 @@ class ReadDeadlineProtocol(ASGIProtocol):  # type: ignore[misc]  # gunicorn has 
     def _arm_keepalive_timer(self) -> None:
         super()._arm_keepalive_timer()
         self._arm_read_deadline()
+
+    def _on_headers_complete(self) -> Any:
+        if self._read_deadline is None:  # a pipelined request, read while the last one ran
+            self._arm_read_deadline()
+        return super()._on_headers_complete()
 
     def _on_message_complete(self) -> None:
         self._disarm_read_deadline()

@@ -88,3 +88,33 @@ async def timed_get(host: str, port: int, path: str, token: str | None = None
     elapsed = time.monotonic() - started
     writer.close()
     return int(answer.split(b" ", 2)[1]), elapsed
+
+
+async def pipelined_slow_body(host: str, port: int, *, pause: float, give_up: float
+                              ) -> tuple[bytes, float]:
+    """A whole GET, then at once a POST whose body trickles: (all received, seconds until the
+    server closed the connection, or ``give_up``)."""
+    started = time.monotonic()
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n"
+                 f"POST /scim/v2/Users HTTP/1.1\r\nHost: {host}\r\n"
+                 "Content-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{".encode())
+    await writer.drain()
+    received = b""
+    while time.monotonic() - started < give_up:
+        try:
+            chunk = await asyncio.wait_for(reader.read(65536), pause)
+        except TimeoutError:
+            try:
+                writer.write(b" ")
+                await writer.drain()
+            except ConnectionError:
+                break
+            continue
+        except ConnectionError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    writer.close()
+    return received, time.monotonic() - started
