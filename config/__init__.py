@@ -129,6 +129,9 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
     settings = replace(settings, extra=extra, **values)
     if not settings.base_url.startswith(("http://", "https://")):
         raise SettingsError(f"{PREFIX}BASE_URL must start with http:// or https://")
+    for name in ("threads", "client_timeout_seconds"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
     return settings
 
 

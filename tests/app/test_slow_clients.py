@@ -34,6 +34,13 @@ CUT_WITHIN = CLIENT_TIMEOUT + 4.0  # the deadline, plus time for a busy machine 
 PAUSE = 0.5  # between two trickles of one slow client
 
 
+@pytest.mark.parametrize("name", ["CLIENT_TIMEOUT_SECONDS", "THREADS"])
+def test_the_client_timeout_and_the_threads_are_at_least_one(name: str) -> None:
+    with pytest.raises(config.SettingsError, match=f"^FRONTDESK_{name} must be at least 1$"):
+        config.load(environ={f"FRONTDESK_{name}": "0", "FRONTDESK_CONFIG": "/nonexistent"})
+    assert getattr(config.load(environ={f"FRONTDESK_{name}": "1"}), name.lower()) == 1
+
+
 @pytest.fixture
 def enough_files() -> None:
     """400 sockets in this process, and as many in the server's: above some default limits."""
