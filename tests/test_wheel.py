@@ -39,6 +39,7 @@ from packaging.utils import canonicalize_name
 
 from tests.helpers.saml import DemoIdP
 from tests.helpers.saml import okta_attributes
+from tests.helpers.servers import START_TIMEOUT
 from tests.helpers.servers import free_port
 
 pytestmark = pytest.mark.wheel
@@ -194,7 +195,7 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, DemoIdP]]:
                                    f"127.0.0.1:{port}", "--workers", "1"],
                                   cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT  # a busy machine: as for LiveServer
         while True:
             try:
                 httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
