@@ -32,6 +32,9 @@ $(STAMP): pyproject.toml config/constraints.txt
 	@command -v chromium >/dev/null || { echo "installing chromium (admin console browser tests)"; \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null) || \
 		echo "warning: could not install chromium; the browser tests will fail" >&2; }
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { echo "installing nginx (tests of the proxy example, config/nginx.conf.example)"; \
+		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null) || \
+		echo "warning: could not install nginx; tests/app/test_nginx.py will fail" >&2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c config/constraints.txt -e '.[dev]'
@@ -41,7 +44,7 @@ install: $(STAMP) ## create .venv and install Frontdesk with its dev tools
 
 run: $(STAMP) ## migrate the database and serve on http://127.0.0.1:8000 (gunicorn)
 	$(BIN)/frontdesk db upgrade
-	$(BIN)/gunicorn -c config/gunicorn_conf.py
+	$(BIN)/frontdesk serve
 
 demo: $(STAMP) ## Frontdesk on :8000 plus a local DEMO IdP on :8001 (anyone can sign in; never in production)
 	$(BIN)/python -m jit.demo $(DEMO_IDP_ARGS) --write-metadata-only

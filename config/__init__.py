@@ -35,7 +35,10 @@ class Settings:
     # gunicorn (config/gunicorn_conf.py reads these through load())
     bind: str = "127.0.0.1:8000"
     workers: int = 0  # 0: min(4, 2 x CPU cores)
-    threads: int = 1
+    threads: int = 4  # threads per worker running the Flask app (app/web/serving.py)
+    # Seconds a client has to send a whole request (headers and body) before it gets a 408
+    # and its connection is closed: slow clients cannot hold the server (app/web/serving.py).
+    client_timeout_seconds: int = 10
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # empty: generated once into the instance folder
     log_level: str = "INFO"
@@ -133,6 +136,9 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
     settings = replace(settings, extra=extra, **values)
     if not settings.base_url.startswith(("http://", "https://")):
         raise SettingsError(f"{PREFIX}BASE_URL must start with http:// or https://")
+    for name in ("threads", "client_timeout_seconds"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
     return settings
 
 

@@ -18,8 +18,13 @@ from config import load as _load
 _settings = _load()
 bind = _settings.bind
 workers = _settings.workers or min(4, multiprocessing.cpu_count() * 2)
-threads = _settings.threads
-wsgi_app = "app.web.wsgi:application"
+threads = _settings.threads  # each worker runs the Flask app on this many threads
+# An asyncio worker holds the connections while they are read, with a deadline
+# (FRONTDESK_CLIENT_TIMEOUT_SECONDS); the app runs only on whole requests (app/web/serving.py).
+worker_class = "app.web.serving.Worker"
+wsgi_app = "app.web.wsgi:asgi_application"
+worker_connections = 1000  # open connections per worker, slow ones included
+keepalive = 5  # seconds an idle kept-alive connection stays open
 accesslog = None  # the app writes its own JSON request log with a request id
 errorlog = "-"
 loglevel = _settings.log_level.lower()

@@ -1,6 +1,7 @@
 """The wheel as a deployment gets it: built, installed with its dependencies into a fresh
 virtualenv, then run from a directory with no checkout in sight (``frontdesk db upgrade``,
-``gunicorn -c python:config.gunicorn_conf``), and signed into through SAML end to end.
+``frontdesk serve``, which execs ``gunicorn -c python:config.gunicorn_conf``), and signed into
+through SAML end to end.
 
 An installed Frontdesk once answered 500 on every SAML page: the wheel lacked
 ``jit/templates``. Tests that import the checkout never see that, so this one serves the
@@ -38,6 +39,7 @@ from packaging.utils import canonicalize_name
 
 from tests.helpers.saml import DemoIdP
 from tests.helpers.saml import okta_attributes
+from tests.helpers.servers import START_TIMEOUT
 from tests.helpers.servers import free_port
 
 pytestmark = pytest.mark.wheel
@@ -175,8 +177,8 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, DemoIdP]]:
     idp = DemoIdP.for_frontdesk(tmp_path / "idp", "https://idp.example.com", url)
     env = outside_env(instance_path=str(work / "instance"),
                       database_url=f"sqlite:///{work / 'frontdesk.db'}",
-                      base_url=url, bind=f"127.0.0.1:{port}", workers="1",
-                      saml_idp_metadata=str(idp.metadata_path), log_level="WARNING")
+                      base_url=url, saml_idp_metadata=str(idp.metadata_path),
+                      log_level="WARNING")
     where = run(venv / "bin" / "python", "-c",
                 "import importlib.util, json, app, config, jit, scim; print(json.dumps("
                 "[app.__file__, importlib.util.find_spec('jit.demo') is None]))",
@@ -187,10 +189,13 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, DemoIdP]]:
 
     log = tmp_path / "gunicorn.log"
     with open(log, "wb") as stderr:
-        server = subprocess.Popen([venv / "bin" / "gunicorn", "-c", "python:config.gunicorn_conf"],
+        # `frontdesk serve` becomes gunicorn with the packaged settings (the same process);
+        # --bind and --workers reach it (they are not in the environment).
+        server = subprocess.Popen([venv / "bin" / "frontdesk", "serve", "--bind",
+                                   f"127.0.0.1:{port}", "--workers", "1"],
                                   cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_TIMEOUT  # a busy machine: as for LiveServer
         while True:
             try:
                 httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
@@ -199,6 +204,8 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, DemoIdP]]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"gunicorn did not start:\n{log.read_text(errors='replace')}")
                 time.sleep(0.1)
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"gunicorn" in cmdline and b"python:config.gunicorn_conf" in cmdline
         yield url, idp
     finally:
         server.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown
@@ -207,6 +214,10 @@ def served(venv: Path, tmp_path: Path) -> Iterator[tuple[str, DemoIdP]]:
 
 def test_installed_frontdesk_signs_in_through_saml(served: tuple[str, DemoIdP]) -> None:
     url, idp = served
+    health = httpx.get(f"{url}/healthz", timeout=30)
+    # The packaged settings' worker (app.web.serving) answers, from a directory with no checkout.
+    assert (health.status_code, health.json(), health.headers["server"]) == (
+        200, {"status": "ok"}, "gunicorn/asgi")
     with httpx.Client(base_url=url, timeout=30) as browser:
         assert browser.get("/readyz").status_code == 200  # the packaged migrations are current
         metadata_xml = browser.get("/saml/metadata")

@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command: tokens, migrations, the audit log, users, admins, access.
+"""The ``frontdesk`` command: tokens, migrations, the audit log, users, admins, access, serve.
 
 Every change goes through the core (``app.services``, ``app.admins``, ``app.audit.prune``) with
 the CLI user as the audit actor, and ``db upgrade`` runs the migrations; reads take a read
@@ -14,6 +14,7 @@ from app.cli.access import access
 from app.cli.admin import admin
 from app.cli.audit import audit
 from app.cli.database import db
+from app.cli.serve import serve
 from app.cli.tokens import tokens
 from app.cli.users import users
 
@@ -23,5 +24,5 @@ def main() -> None:
     """Frontdesk: SCIM 2.0 provisioning and SAML sign-up on one user store and audit log."""
 
 
-for group in (db, tokens, audit, admin, users, access):
+for group in (db, tokens, audit, admin, users, access, serve):
     main.add_command(group)

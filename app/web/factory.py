@@ -64,7 +64,7 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     if database is not None and database.url != settings.resolved_database_url:
         raise ValueError(f"the database given is {database.url!r}, the settings name "
                          f"{settings.resolved_database_url!r}")
-    db = database or Database(settings.resolved_database_url)
+    db = database or Database(settings.resolved_database_url, **_pool_for(settings))
     db.audit_log_file = settings.audit_log_file
     db.checkpoints = CheckpointSettings.from_settings(settings)
     db.webhooks = webhooks
@@ -78,3 +78,12 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp, access_pages_bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def _pool_for(settings: config.Settings) -> dict[str, Any]:
+    """Enough PostgreSQL connections for every app thread of a worker (a write request holds a
+    read and a write connection) plus the background jobs; SQLite keeps SQLAlchemy's pool."""
+    if settings.resolved_database_url.startswith("sqlite"):
+        return {}
+    return {"pool_size": settings.threads + 1, "max_overflow": settings.threads + 1}
+

@@ -397,12 +397,12 @@ def test_gunicorn_reads_bind_workers_threads_and_log_level_from_the_settings(
     toml.write_text('bind = "0.0.0.0:9000"\nworkers = 3\nlog_level = "DEBUG"\n')
     from_file = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(toml))
     assert (from_file["bind"], from_file["workers"], from_file["threads"],
-            from_file["loglevel"]) == ("0.0.0.0:9000", 3, 1, "debug")
+            from_file["loglevel"]) == ("0.0.0.0:9000", 3, 4, "debug")
 
     from_env = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(toml),
-                                  FRONTDESK_BIND="127.0.0.1:9100", FRONTDESK_THREADS="4")
+                                  FRONTDESK_BIND="127.0.0.1:9100", FRONTDESK_THREADS="6")
     assert (from_env["bind"], from_env["workers"], from_env["threads"]) == (
-        "127.0.0.1:9100", 3, 4)
+        "127.0.0.1:9100", 3, 6)
 
     defaults = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(tmp_path / "none.toml"))
     assert defaults["bind"] == "127.0.0.1:8000"

@@ -525,7 +525,7 @@ def bench(label: str, url: str, env: dict[str, str], bench_dir: Path, *, workers
     try:
         servers["with"] = serve("grants")
         servers["without"] = serve("base")
-        servers["reference"] = serve("grants", "tests.bench.reference_app:app")
+        servers["reference"] = serve("grants", "tests.bench.reference_app:asgi_app")
         tokens = {"with": info["grants"]["reader"], "without": info["base"]["reader"],
                   "reference": ""}
         checks = {"with": _memberships_check(True), "without": _memberships_check(False),

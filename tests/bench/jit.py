@@ -250,7 +250,7 @@ def print_report(section: dict[str, Any], say: Any) -> list[str]:
     """Print the JIT table; return the problems found (errors), for the targets list."""
     problems: list[str] = []
     say()
-    say(f"-- SAML JIT: gunicorn {section['workers']} sync workers, {section['connections']} "
+    say(f"-- SAML JIT: gunicorn {section['workers']} workers, {section['connections']} "
         f"connections; {section['logins']} signed responses pre-generated (half new people, "
         f"half returning), {section['hostile_each']} of each hostile body --")
     problems += load.print_table(

@@ -1,8 +1,8 @@
 """A closed-loop HTTP/1.1 load generator: a few threads, raw sockets, pre-built requests.
 
-Each connection sends a request, reads the whole response, and sends the next one; gunicorn's
-sync workers close the connection after every response, so the client reconnects (the connect
-is inside the measured latency, as it is for any client of a sync worker). Requests are built
+Each connection sends a request, reads the whole response, and sends the next one; when the
+server closes the connection after a response, the client reconnects (the connect is then
+inside the measured latency, as it is for any client of such a server). Requests are built
 before the clock starts, responses are parsed just enough to find their end, and the client's
 own CPU time is measured so a saturated client shows up in the report instead of in the
 figures. ``run_flow`` times a sequence of requests per iteration instead (a request, then its

@@ -32,6 +32,7 @@ from sqlalchemy import union_all
 
 from app.db import UTCDateTime
 from app.db import make_engine
+from app.web.serving import WsgiBridge
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 FILTER = re.compile(r'^\s*userName\s+eq\s+"([^"\\]*)"\s*$', re.IGNORECASE)
@@ -95,3 +96,8 @@ def memberships_of() -> Response:
         {"group": row.display_name, "group_id": row.id, "source": row.source,
          "grant_id": row.grant_id, "ends_at": str(row.ends_at) if row.ends_at else None}
         for row in rows]}), content_type="application/json")
+
+
+# Served like Frontdesk (config/gunicorn_conf.py's asyncio worker), so both pay the same server.
+asgi_app = WsgiBridge(app, threads=int(os.environ.get("FRONTDESK_THREADS", "4")),
+                      max_body=1_048_576)

@@ -401,7 +401,7 @@ def bench_scim(label: str, db: Database, env: dict[str, str], token: str,
         note(f"{label}: starting the reference app (gunicorn, {WORKERS} workers)")
         reference = Gunicorn({**env, "FRONTDESK_LOG_LEVEL": "WARNING"},
                              BENCH_DIR / f"reference-{label}.log", workers=WORKERS,
-                             app="tests.bench.reference_app:app")
+                             app="tests.bench.reference_app:asgi_app")
         try:
             compare_with_reference(client, Client(reference, token))
         finally:
@@ -537,7 +537,7 @@ def report(label: str, info: dict[str, Any], results: dict[str, load.Result],
 
 def print_scim(title: str, info: dict[str, Any], results: dict[str, load.Result]) -> None:
     say()
-    say(f"== {title}: {seed.USERS:,} users, 1,000 groups; gunicorn {WORKERS} sync workers, "
+    say(f"== {title}: {seed.USERS:,} users, 1,000 groups; gunicorn {WORKERS} asyncio workers, "
         f"log level {LOG_LEVEL}; client: {CONNECTIONS} connections, closed loop, "
         f"{WARMUP:g} s warm-up + {SECONDS:g} s per scenario ==")
     say(f"{'':54} {'':>8} {'':>8} {'':>7} {'':>8} {'':>6}   CPU cores used: client")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Gunicorn:
-    """``config/gunicorn_conf.py`` with ``workers`` sync workers; ``app`` overrides ``wsgi_app``.
+    """``config/gunicorn_conf.py`` with ``workers`` workers; ``app`` (ASGI) overrides ``wsgi_app``.
 
     Always ``stop()`` it (run.py does so in ``finally``); its stderr goes to ``log_path``.
     """

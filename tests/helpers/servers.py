@@ -54,6 +54,7 @@ class LiveServer:
             "FRONTDESK_BASE_URL": self.url,
             "FRONTDESK_SECRET_KEY": settings.secret_key,
             "FRONTDESK_LOG_LEVEL": "WARNING",
+            "FRONTDESK_CLIENT_TIMEOUT_SECONDS": str(settings.client_timeout_seconds),
         }
         if settings.saml_idp_metadata:
             env["FRONTDESK_SAML_IDP_METADATA"] = ",".join(settings.saml_idp_metadata)
