@@ -30,8 +30,11 @@ def cli_actor() -> Actor:
 
 
 def cli_app() -> Flask:
-    """Build the app as gunicorn does, from the environment and the TOML file."""
-    return create_app()
+    """Build the app as gunicorn does, from the environment and the TOML file, and open its
+    database once: a wrong URL or a database that is down fails here, in one line."""
+    app = create_app()
+    get_db(app).check_connection()
+    return app
 
 
 def cli_settings() -> config.Settings:
