@@ -145,7 +145,8 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         elif key in TOML_SECTIONS:
             extra[key] = value
         else:
-            hint = _did_you_mean(key, [*names, *TOML_SECTIONS])
+            close = _closest(key, [*names, *TOML_SECTIONS])
+            hint = f" (did you mean {close}?)" if close else ""
             raise SettingsError(f"{_toml_path(env)}: unknown key {key!r}{hint}; "
                                 f"rename or remove it")
     for name in names:
@@ -190,14 +191,18 @@ def _check_variable_names(env: Mapping[str, str], names: Iterable[str]) -> None:
         if (not variable.startswith(PREFIX) or variable in known
                 or variable in OTHER_VARIABLES or variable.startswith(TOOL_PREFIXES)):
             continue
-        hint = _did_you_mean(variable, [*known, *OTHER_VARIABLES])
+        # Compared without the shared prefix, which would make every name look alike.
+        close = _closest(variable.removeprefix(PREFIX),
+                         [v.removeprefix(PREFIX) for v in (*known, *OTHER_VARIABLES)])
+        hint = f" (did you mean {PREFIX}{close}?)" if close else ""
         raise SettingsError(f"{variable} is not a Frontdesk setting{hint}; rename or unset it "
                             f"(the README lists the settings)")
 
 
-def _did_you_mean(name: str, known: list[str]) -> str:
+def _closest(name: str, known: list[str]) -> str | None:
+    """The known name ``name`` is most likely a typo of, if any is close."""
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return close[0] if close else None
 
 
 def _validate(settings: Settings) -> None:
