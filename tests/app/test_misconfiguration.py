@@ -228,6 +228,7 @@ def gunicorn(folder: Path, **settings: str) -> subprocess.CompletedProcess[str]:
         timeout=TIMEOUT, check=False)
 
 
+@pytest.mark.gunicorn
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_gunicorn_with_a_missing_database_stops_in_one_line(tmp_path: Path, dialect: str) -> None:
     url = missing_database_url(dialect, tmp_path)
@@ -236,11 +237,13 @@ def test_gunicorn_with_a_missing_database_stops_in_one_line(tmp_path: Path, dial
     assert "FRONTDESK_DATABASE_URL" in line
 
 
+@pytest.mark.gunicorn
 def test_gunicorn_with_a_bad_setting_stops_in_one_line(tmp_path: Path) -> None:
     line = one_line(gunicorn(tmp_path, FRONTDESK_SCIM_MAX_PAGE_SIZE="abc"))
     assert line == "error: FRONTDESK_SCIM_MAX_PAGE_SIZE: cannot read 'abc'; expected a whole number"
 
 
+@pytest.mark.gunicorn
 def test_gunicorn_with_an_unknown_variable_stops_in_one_line(tmp_path: Path) -> None:
     line = one_line(gunicorn(tmp_path, FRONTDESK_DATABSE_URL="sqlite:///x.db"))
     assert "(did you mean FRONTDESK_DATABASE_URL?)" in line
