@@ -38,8 +38,10 @@ def cli_app() -> Flask:
 
 
 def cli_settings() -> config.Settings:
-    """Return the settings the app is built with."""
-    return get_settings(cli_app())
+    """Return the settings the app is built with (its database checked, then closed)."""
+    app = cli_app()
+    get_db(app).dispose()
+    return get_settings(app)
 
 
 @contextmanager
