@@ -25,6 +25,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import sessionmaker
@@ -227,6 +228,29 @@ def _begin_with(engine: Engine, statement: str) -> Engine:
 
 # Engines whose pool use is reported (``Database.watch_pool``).
 _WATCHED_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+class DatabaseUnreachableError(RuntimeError):
+    """The settings' database cannot be opened; the message says why and what to check, in
+    one line (the CLI and the server start print it instead of a traceback)."""
+
+
+def _describe_connect_failure(url: str, err: DBAPIError) -> str:
+    """One line for a failed connection: the driver's first line, the URL without its password,
+    and the likely fix."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    reason = " ".join(str(err.orig).split()) if err.orig is not None else str(err)
+    reason = reason.removeprefix("connection failed: ")
+    lowered = reason.lower()
+    if "does not exist" in lowered and "database" in lowered:
+        fix = "create that database or fix FRONTDESK_DATABASE_URL"
+    elif "refused" in lowered or "could not connect" in lowered or "timeout" in lowered:
+        fix = "start the database server or fix the host and port in FRONTDESK_DATABASE_URL"
+    elif "password" in lowered or "authentication" in lowered:
+        fix = "fix the user or password in FRONTDESK_DATABASE_URL"
+    elif "unable to open database file" in lowered:
+        fix = "make the folder writable or fix FRONTDESK_DATABASE_URL / FRONTDESK_INSTANCE_PATH"
+    else:
+        fix = "check FRONTDESK_DATABASE_URL"
+    return f"database {shown} unreachable: {reason}; {fix}"
 
 
 class Database:
@@ -290,6 +314,18 @@ class Database:
         _WATCHED_ENGINES.add(self.engine)
         event.listen(self.engine, "checkout", lambda *_args: checked_out(1))
         event.listen(self.engine, "checkin", lambda *_args: checked_out(-1))
+
+    def check_connection(self) -> None:
+        """Open one connection and return it to the pool, so that a wrong URL or a database
+        that is down stops a start with one line, not the first request with a traceback.
+
+        :raise DatabaseUnreachableError: naming the database (never its password) and the fix.
+        """
+        try:
+            with self.engine.connect():
+                pass
+        except DBAPIError as err:
+            raise DatabaseUnreachableError(_describe_connect_failure(self.url, err)) from err
 
     def dispose(self) -> None:
         """Close every pooled connection (after fork, or at shutdown); a shared engine stays

@@ -7,10 +7,12 @@ whole list of knobs.
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -19,7 +21,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from config.proxies import ProxySettingError
+from config.proxies import ProxyTrust
+from config.proxies import parse_trusted_proxies
+
 PREFIX = "FRONTDESK_"
+# Sections of the TOML file that their owners read from ``Settings.extra`` (and validate).
+TOML_SECTIONS = ("saml", "access", "webhooks")
+# FRONTDESK_* variables that are not settings: the file's name, and the test and benchmark
+# tools' own knobs (read by tests/, never by the service).
+OTHER_VARIABLES = (f"{PREFIX}CONFIG", f"{PREFIX}SCREENSHOT")
+TOOL_PREFIXES = (f"{PREFIX}TEST_", f"{PREFIX}BENCH_")
+DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
 class SettingsError(ValueError):
@@ -73,6 +86,9 @@ class Settings:
     # Seconds between two runs of the time-driven work in each server worker (access sweeps,
     # webhook deliveries); 0 turns it off (then run `frontdesk access sweep` from cron).
     jobs_interval_seconds: int = 5
+    # Proxies whose X-Forwarded-For/-Proto/-Host are believed: a hop count ("1") or networks
+    # ("10.0.0.0/8,127.0.0.1"); empty: none (config/proxies.py).
+    trusted_proxies: tuple[str, ...] = ()
     # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -84,11 +100,18 @@ class Settings:
         path = Path(self.instance_path).resolve() / "frontdesk.db"
         return f"sqlite:///{path}"
 
+    @property
+    def proxy_trust(self) -> ProxyTrust:
+        """Return ``trusted_proxies`` parsed (``load`` has checked it)."""
+        return parse_trusted_proxies(self.trusted_proxies)
+
 
 def _coerce(name: str, raw: Any, current: Any) -> Any:
     """Convert a raw (string or TOML) value to the type of the default it replaces."""
+    expected = "text"
     try:
         if isinstance(current, bool):
+            expected = "true or false"
             if isinstance(raw, bool):
                 return raw
             lowered = str(raw).strip().lower()
@@ -98,6 +121,9 @@ def _coerce(name: str, raw: Any, current: Any) -> Any:
                 return False
             raise ValueError(raw)
         if isinstance(current, int):
+            expected = "a whole number"
+            if isinstance(raw, bool | float):
+                raise ValueError(raw)
             return int(raw)
         if isinstance(current, tuple):
             if isinstance(raw, list | tuple):
@@ -105,41 +131,121 @@ def _coerce(name: str, raw: Any, current: Any) -> Any:
             return tuple(part.strip() for part in str(raw).split(",") if part.strip())
         return str(raw)
     except ValueError:
-        raise SettingsError(f"{PREFIX}{name.upper()}: cannot read {raw!r}") from None
+        raise SettingsError(f"{PREFIX}{name.upper()}: cannot read {raw!r}; "
+                            f"expected {expected}") from None
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the settings from the TOML file, the environment and explicit overrides.
 
-    The TOML file is ``$FRONTDESK_CONFIG`` when set, else ``config/frontdesk.toml`` when present.
+    The TOML file is ``$FRONTDESK_CONFIG`` when set (it must exist), else
+    ``config/frontdesk.toml`` when present. Every mistake raises ``SettingsError`` naming the
+    variable, key or file line at fault: an unknown ``FRONTDESK_*`` variable or TOML key too,
+    since an operator's typo silently ignored would leave a setting at its default.
     """
     env = os.environ if environ is None else environ
     settings = Settings()
+    names = [f.name for f in fields(Settings) if f.name != "extra"]
+    _check_variable_names(env, names)
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    toml_path = env.get(f"{PREFIX}CONFIG") or str(Path(__file__).with_name("frontdesk.toml"))
-    if Path(toml_path).is_file():
-        with open(toml_path, "rb") as fh:
-            data = tomllib.load(fh)
-        for key, value in data.items():
-            if key in {f.name for f in fields(Settings)} and key != "extra":
-                values[key] = _coerce(key, value, getattr(settings, key))
-            else:
-                extra[key] = value
-    for f in fields(Settings):
-        if f.name == "extra":
-            continue
-        raw = env.get(PREFIX + f.name.upper())
+    for key, value in _read_toml(env).items():
+        if key in names:
+            values[key] = _coerce(key, value, getattr(settings, key))
+        elif key in TOML_SECTIONS:
+            extra[key] = value
+        else:
+            close = _closest(key, [*names, *TOML_SECTIONS])
+            hint = f" (did you mean {close}?)" if close else ""
+            raise SettingsError(f"{_toml_path(env)}: unknown key {key!r}{hint}; "
+                                f"rename or remove it")
+    for name in names:
+        raw = env.get(PREFIX + name.upper())
         if raw is not None:
-            values[f.name] = _coerce(f.name, raw, getattr(settings, f.name))
+            values[name] = _coerce(name, raw, getattr(settings, name))
     values.update(overrides)
     settings = replace(settings, extra=extra, **values)
+    _validate(settings)
+    return settings
+
+
+def _toml_path(env: Mapping[str, str]) -> str:
+    return env.get(f"{PREFIX}CONFIG") or str(Path(__file__).with_name("frontdesk.toml"))
+
+
+def _read_toml(env: Mapping[str, str]) -> dict[str, Any]:
+    """Return the TOML file's table; ``{}`` when no file is named and the default is absent."""
+    path = _toml_path(env)
+    named = bool(env.get(f"{PREFIX}CONFIG"))
+    if not named and not Path(path).is_file():
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"{PREFIX}CONFIG: no file {path}; create it or unset "
+                            f"{PREFIX}CONFIG") from None
+    except OSError as err:
+        raise SettingsError(f"{PREFIX}CONFIG: cannot read {path} ({err.strerror}); "
+                            f"make it readable by this user") from None
+    except tomllib.TOMLDecodeError as err:  # the message ends "(at line 3, column 7)"
+        raise SettingsError(f"{path}: not valid TOML: {err}; fix the syntax there") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not valid TOML: not UTF-8 text") from None
+
+
+def _check_variable_names(env: Mapping[str, str], names: Iterable[str]) -> None:
+    """Refuse an unknown ``FRONTDESK_*`` variable, naming the closest known one."""
+    known = [PREFIX + name.upper() for name in names]
+    for variable in sorted(env):
+        if (not variable.startswith(PREFIX) or variable in known
+                or variable in OTHER_VARIABLES or variable.startswith(TOOL_PREFIXES)):
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        close = _closest(variable.removeprefix(PREFIX),
+                         [v.removeprefix(PREFIX) for v in (*known, *OTHER_VARIABLES)])
+        hint = f" (did you mean {PREFIX}{close}?)" if close else ""
+        raise SettingsError(f"{variable} is not a Frontdesk setting{hint}; rename or unset it "
+                            f"(the README lists the settings)")
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    """The known name ``name`` is most likely a typo of, if any is close."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _validate(settings: Settings) -> None:
+    """Check what a wrong value would otherwise break later, far from its cause."""
     if not settings.base_url.startswith(("http://", "https://")):
         raise SettingsError(f"{PREFIX}BASE_URL must start with http:// or https://")
     for name in ("threads", "client_timeout_seconds"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-    return settings
+    url = settings.database_url
+    if url:
+        scheme = url.partition(":")[0].partition("+")[0].lower()
+        if scheme not in DATABASE_SCHEMES or "://" not in url:
+            hint = " (did you mean postgresql://?)" if scheme == "postgres" else ""
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL: {scheme or url!r} databases are not supported{hint}; "
+                f"use postgresql://user@host/name or sqlite:///path (or unset it for SQLite "
+                f"in the instance folder)")
+    for path in settings.saml_idp_metadata:
+        if not Path(path).is_file():
+            raise SettingsError(f"{PREFIX}SAML_IDP_METADATA: no file {path}; download the "
+                                f"IdP's metadata XML there or fix the path")
+    try:
+        parse_trusted_proxies(settings.trusted_proxies)
+    except ProxySettingError as err:
+        raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {err}") from None
+
+
+def debug_requested(argv_flag: bool = False, environ: Mapping[str, str] | None = None) -> bool:
+    """Return whether a failure may show its traceback: ``--debug`` or
+    ``FRONTDESK_LOG_LEVEL=debug`` (read raw: the settings may be what failed)."""
+    env = os.environ if environ is None else environ
+    return argv_flag or env.get(f"{PREFIX}LOG_LEVEL", "").strip().lower() == "debug"
 
 
 def ensure_secret_key(settings: Settings) -> Settings:
@@ -152,11 +258,16 @@ def ensure_secret_key(settings: Settings) -> Settings:
     if settings.secret_key:
         return settings
     folder = Path(settings.instance_path)
-    folder.mkdir(parents=True, exist_ok=True)
     key_file = folder / "secret_key"
-    if not key_file.exists():
-        publish_new_file(key_file, secrets.token_urlsafe(48))
-    key = key_file.read_text().strip()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not key_file.exists():
+            publish_new_file(key_file, secrets.token_urlsafe(48))
+        key = key_file.read_text().strip()
+    except OSError as err:
+        raise SettingsError(
+            f"{PREFIX}INSTANCE_PATH: cannot write {folder.resolve()} ({err.strerror}); make it "
+            f"writable by this user or point {PREFIX}INSTANCE_PATH elsewhere") from None
     if not key:
         raise SettingsError(f"{key_file} is empty; delete it or set {PREFIX}SECRET_KEY")
     return replace(settings, secret_key=key)

@@ -13,9 +13,11 @@ import shutil as _shutil
 from typing import Any as _Any
 
 # Not "import config": gunicorn would take a module-level name "config" for its own setting.
-from config import load as _load
+from app.web.startup import check_start as _check_start
 
-_settings = _load()
+# Read the settings, build the app once and open the database here, in the master: a
+# misconfiguration ends the start with one line and exit status 2 (not a traceback per worker).
+_settings = _check_start()
 bind = _settings.bind
 workers = _settings.workers or min(4, multiprocessing.cpu_count() * 2)
 threads = _settings.threads  # each worker runs the Flask app on this many threads

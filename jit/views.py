@@ -128,7 +128,8 @@ def login() -> Response | BaseResponse:
     if step_up is not None:
         log.info("step-up sign-in", extra={"fields": {"step_up": step_up, "issuer": chosen}})
     response = redirect(location, 302)
-    secure = settings.base_url.startswith("https://")
+    # https as FRONTDESK_BASE_URL says, or as the request (through a trusted proxy) came.
+    secure = settings.base_url.startswith("https://") or request.is_secure
     # The IdP POSTs back cross-site: a Lax cookie would not come along, so over https the
     # binding cookie is SameSite=None (it carries nothing but a random value).
     response.set_cookie(BINDING_COOKIE, binding, max_age=settings.saml_request_ttl_seconds,

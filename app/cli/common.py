@@ -31,13 +31,18 @@ def cli_actor() -> Actor:
 
 
 def cli_app() -> Flask:
-    """Build the app as gunicorn does, from the environment and the TOML file."""
-    return create_app()
+    """Build the app as gunicorn does, from the environment and the TOML file, and open its
+    database once: a wrong URL or a database that is down fails here, in one line."""
+    app = create_app()
+    get_db(app).check_connection()
+    return app
 
 
 def cli_settings() -> config.Settings:
-    """Return the settings the app is built with."""
-    return get_settings(cli_app())
+    """Return the settings the app is built with (its database checked, then closed)."""
+    app = cli_app()
+    get_db(app).dispose()
+    return get_settings(app)
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from app.outbox import load_endpoints
 from app.web import context
 from app.web import errors
 from app.web import plumbing
+from app.web import proxies
 from app.web.access.views import bp as access_pages_bp
 from app.web.api.access import bp as access_api_bp
 from app.web.api.audit import bp as api_bp
@@ -74,6 +75,8 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     guard_append_only(db.read_session)
     context.init_app(app, settings, db, access)
     plumbing.init_app(app)
+    # X-Forwarded-* believed only from FRONTDESK_TRUSTED_PROXIES (none by default).
+    app.wsgi_app = proxies.wrap(app.wsgi_app, settings.proxy_trust)  # type: ignore[method-assign,assignment]
     errors.init_app(app)
     for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp, access_pages_bp):
         app.register_blueprint(blueprint)

@@ -11,6 +11,7 @@ import uuid
 from flask import Flask
 from flask import Response
 from flask import g
+from flask import has_request_context
 from flask import jsonify
 from flask import request
 from flask.sessions import SecureCookieSession
@@ -87,6 +88,11 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         if "HTTP_COOKIE" not in request.environ and app.secret_key:
             return self.session_class()
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure when ``FRONTDESK_BASE_URL`` is https, or when this request came over https
+        (directly, or as a trusted proxy says: ``app.web.proxies``)."""
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
 
 def init_app(app: Flask) -> None:

@@ -384,6 +384,8 @@ GUNICORN_CONF = Path(__file__).resolve().parents[2] / "config" / "gunicorn_conf.
 
 
 def _gunicorn_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    """Run the settings module as gunicorn's master does (it builds the app once, on a SQLite
+    file in the instance folder given)."""
     for name in ("BIND", "WORKERS", "THREADS", "LOG_LEVEL", "CONFIG"):
         monkeypatch.delenv(f"FRONTDESK_{name}", raising=False)
     for name, value in env.items():
@@ -395,6 +397,10 @@ def test_gunicorn_reads_bind_workers_threads_and_log_level_from_the_settings(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     toml = tmp_path / "frontdesk.toml"
     toml.write_text('bind = "0.0.0.0:9000"\nworkers = 3\nlog_level = "DEBUG"\n')
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    monkeypatch.setenv("FRONTDESK_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("FRONTDESK_DATABASE_URL", raising=False)
     from_file = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(toml))
     assert (from_file["bind"], from_file["workers"], from_file["threads"],
             from_file["loglevel"]) == ("0.0.0.0:9000", 3, 4, "debug")
@@ -404,18 +410,23 @@ def test_gunicorn_reads_bind_workers_threads_and_log_level_from_the_settings(
     assert (from_env["bind"], from_env["workers"], from_env["threads"]) == (
         "127.0.0.1:9100", 3, 6)
 
-    defaults = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(tmp_path / "none.toml"))
+    defaults = _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(empty))
     assert defaults["bind"] == "127.0.0.1:8000"
     assert 1 <= defaults["workers"] <= 4
 
-    with pytest.raises(config.SettingsError, match="FRONTDESK_WORKERS"):
-        _gunicorn_settings(monkeypatch, FRONTDESK_WORKERS="many")
+    # A bad value ends the start with one line and exit status 2 (tests/app/test_misconfiguration)
+    with pytest.raises(SystemExit) as stopped:
+        _gunicorn_settings(monkeypatch, FRONTDESK_CONFIG=str(empty), FRONTDESK_WORKERS="many")
+    assert stopped.value.code == 2
 
 
 def test_gunicorn_itself_takes_the_settings(tmp_path: Path) -> None:
     env = {**os.environ, "FRONTDESK_BIND": "127.0.0.1:9200", "FRONTDESK_WORKERS": "3",
            "FRONTDESK_THREADS": "2", "FRONTDESK_LOG_LEVEL": "WARNING",
-           "FRONTDESK_CONFIG": str(tmp_path / "none.toml")}
+           "FRONTDESK_CONFIG": str(tmp_path / "empty.toml"),
+           "FRONTDESK_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("FRONTDESK_DATABASE_URL", None)
+    (tmp_path / "empty.toml").write_text("")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     printed = subprocess.run([gunicorn, "-c", str(GUNICORN_CONF), "--print-config"], env=env,
                              capture_output=True, text=True, timeout=60, check=True).stdout

@@ -58,6 +58,8 @@ class LiveServer:
         }
         if settings.saml_idp_metadata:
             env["FRONTDESK_SAML_IDP_METADATA"] = ",".join(settings.saml_idp_metadata)
+        if settings.trusted_proxies:
+            env["FRONTDESK_TRUSTED_PROXIES"] = ",".join(settings.trusted_proxies)
         env.update(extra_env)
         self.process = subprocess.Popen(
             [GUNICORN, "-c", "config/gunicorn_conf.py", "--bind", f"127.0.0.1:{self.port}",
