@@ -13,11 +13,61 @@ import shutil as _shutil
 from typing import Any as _Any
 
 # Not "import config": gunicorn would take a module-level name "config" for its own setting.
-from app.web.startup import check_start as _check_start
+from config import SettingsError as _SettingsError
+from config import load as _load
+
+
+def _metrics_folder(settings: _Any) -> None:
+    """Create this master's metrics folder and name it to the workers, before anything of the
+    app is imported here (prometheus_client picks its mode when first imported, and the
+    workers fork with the master's modules)."""
+    root = _os.path.join(_os.path.abspath(settings.instance_path), "metrics")
+    folder = _os.path.join(root, str(_os.getpid()))
+    try:
+        _os.makedirs(root, exist_ok=True)
+        for name in _os.listdir(root):
+            if name.isdigit() and not _pid_alive(int(name)):
+                _shutil.rmtree(_os.path.join(root, name), ignore_errors=True)
+        _shutil.rmtree(folder, ignore_errors=True)
+        _os.makedirs(folder)
+    except OSError as err:
+        raise _SettingsError(
+            f"cannot create the metrics folder {folder} ({err.strerror or err}): "
+            "FRONTDESK_INSTANCE_PATH must name a writable folder") from None
+    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        _os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+try:
+    _early: _Any = _load()
+except _SettingsError:
+    _early = None  # the start check below names the setting at fault
+if _early is not None:
+    try:
+        _metrics_folder(_early)
+    except _SettingsError as _err:
+        from app.web.startup import misconfigured as _misconfigured
+
+        _misconfigured(_err, as_json=True)
 
 # Read the settings, build the app once and open the database here, in the master: a
 # misconfiguration ends the start with one line and exit status 2 (not a traceback per worker).
+from app.web.startup import check_start as _check_start  # noqa: E402 - after the metrics folder
+
 _settings = _check_start()
+if _early is not None:  # the check's app is not a worker: its live gauges must not count
+    from prometheus_client import multiprocess as _multiprocess
+
+    _multiprocess.mark_process_dead(_os.getpid())  # type: ignore[no-untyped-call]
 bind = _settings.bind
 workers = _settings.workers or min(4, multiprocessing.cpu_count() * 2)
 threads = _settings.threads  # each worker runs the Flask app on this many threads
@@ -76,22 +126,8 @@ _METRICS_ROOT = _os.path.join(_os.path.abspath(_settings.instance_path), "metric
 
 
 def on_starting(server: object) -> None:
-    """Create this master's metrics folder and name it to the workers (before they fork)."""
-    _logging.captureWarnings(True)  # the master's warnings are JSON lines too
-    folder = _os.path.join(_METRICS_ROOT, str(_os.getpid()))
-    try:
-        _os.makedirs(_METRICS_ROOT, exist_ok=True)
-        for name in _os.listdir(_METRICS_ROOT):
-            if name.isdigit() and not _pid_alive(int(name)):
-                _shutil.rmtree(_os.path.join(_METRICS_ROOT, name), ignore_errors=True)
-        _shutil.rmtree(folder, ignore_errors=True)
-        _os.makedirs(folder)
-    except OSError as err:
-        _logging.getLogger("gunicorn.error").critical(
-            "cannot create the metrics folder %s (%s): FRONTDESK_INSTANCE_PATH must name a "
-            "writable folder", folder, err.strerror or err)
-        raise SystemExit(2) from None
-    _os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    """The master's warnings are JSON lines too."""
+    _logging.captureWarnings(True)
 
 
 def child_exit(server: object, worker: _Any) -> None:
@@ -104,13 +140,3 @@ def child_exit(server: object, worker: _Any) -> None:
 def on_exit(server: object) -> None:
     """Remove this master's metrics folder."""
     _shutil.rmtree(_os.path.join(_METRICS_ROOT, str(_os.getpid())), ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        _os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

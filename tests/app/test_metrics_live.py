@@ -173,8 +173,8 @@ def test_an_unusable_instance_folder_stops_the_start_with_one_json_line(tmp_path
         env={**os.environ, "FRONTDESK_INSTANCE_PATH": str(not_a_folder)},
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    [*_, last] = json_lines(done.stderr)
-    assert (last["logger"], last["level"]) == ("gunicorn.error", "critical")
-    assert last["msg"].startswith(f"cannot create the metrics folder {not_a_folder}/metrics/")
-    assert last["msg"].endswith("(Not a directory): FRONTDESK_INSTANCE_PATH must name a "
+    [only] = json_lines(done.stderr)
+    assert (only["logger"], only["level"]) == ("frontdesk.startup", "critical")
+    assert only["msg"].startswith(f"cannot create the metrics folder {not_a_folder}/metrics/")
+    assert only["msg"].endswith("(Not a directory): FRONTDESK_INSTANCE_PATH must name a "
                                 "writable folder")

@@ -6,6 +6,7 @@ each in a clean environment (no ``FRONTDESK_*`` from the test run) and a fresh f
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -219,6 +220,19 @@ def test_tool_variables_and_toml_sections_are_known(tmp_path: Path) -> None:
 
 # -- gunicorn -----------------------------------------------------------------------------------
 
+def one_json_line(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert gunicorn's master refused to start with exactly one JSON log line (critical, from
+    ``frontdesk.startup``), no traceback; return ``error: <its message>`` as the CLI says it."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    record = json.loads(lines[0])
+    assert (record["level"], record["logger"]) == ("critical", "frontdesk.startup")
+    return f"error: {record['msg']}"
+
+
 def gunicorn(folder: Path, **settings: str) -> subprocess.CompletedProcess[str]:
     """Start gunicorn as ``make run`` does; a misconfigured start returns by itself."""
     return subprocess.run(
@@ -232,18 +246,18 @@ def gunicorn(folder: Path, **settings: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_gunicorn_with_a_missing_database_stops_in_one_line(tmp_path: Path, dialect: str) -> None:
     url = missing_database_url(dialect, tmp_path)
-    line = one_line(gunicorn(tmp_path, FRONTDESK_DATABASE_URL=url))
+    line = one_json_line(gunicorn(tmp_path, FRONTDESK_DATABASE_URL=url))
     assert "unreachable" in line
     assert "FRONTDESK_DATABASE_URL" in line
 
 
 @pytest.mark.gunicorn
 def test_gunicorn_with_a_bad_setting_stops_in_one_line(tmp_path: Path) -> None:
-    line = one_line(gunicorn(tmp_path, FRONTDESK_SCIM_MAX_PAGE_SIZE="abc"))
+    line = one_json_line(gunicorn(tmp_path, FRONTDESK_SCIM_MAX_PAGE_SIZE="abc"))
     assert line == "error: FRONTDESK_SCIM_MAX_PAGE_SIZE: cannot read 'abc'; expected a whole number"
 
 
 @pytest.mark.gunicorn
 def test_gunicorn_with_an_unknown_variable_stops_in_one_line(tmp_path: Path) -> None:
-    line = one_line(gunicorn(tmp_path, FRONTDESK_DATABSE_URL="sqlite:///x.db"))
+    line = one_json_line(gunicorn(tmp_path, FRONTDESK_DATABSE_URL="sqlite:///x.db"))
     assert "(did you mean FRONTDESK_DATABASE_URL?)" in line

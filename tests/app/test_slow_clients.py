@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import resource
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -35,9 +36,12 @@ PAUSE = 0.5  # between two trickles of one slow client
 
 
 @pytest.mark.parametrize("name", ["CLIENT_TIMEOUT_SECONDS", "THREADS"])
-def test_the_client_timeout_and_the_threads_are_at_least_one(name: str) -> None:
+def test_the_client_timeout_and_the_threads_are_at_least_one(name: str, tmp_path: Path
+                                                              ) -> None:
+    empty = tmp_path / "frontdesk.toml"
+    empty.write_text("")
     with pytest.raises(config.SettingsError, match=f"^FRONTDESK_{name} must be at least 1$"):
-        config.load(environ={f"FRONTDESK_{name}": "0", "FRONTDESK_CONFIG": "/nonexistent"})
+        config.load(environ={f"FRONTDESK_{name}": "0", "FRONTDESK_CONFIG": str(empty)})
     assert getattr(config.load(environ={f"FRONTDESK_{name}": "1"}), name.lower()) == 1
 
 
