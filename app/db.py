@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import exc
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import sessionmaker
@@ -263,3 +264,17 @@ class Database:
         open for the others."""
         if self._owns_engine:
             self.engine.dispose()
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """Tell whether ``err`` means the database cannot be reached right now (server down,
+    connection refused or cut, pool exhausted, SQLite file unopenable or locked), as opposed to
+    a bad statement: the doors answer 503 with ``Retry-After`` instead of a 500.
+
+    SQLAlchemy wraps every driver error; ``OperationalError`` is the DB-API's class for errors
+    "not necessarily under the control of the programmer" (disconnects, timeouts, locks), and a
+    ``DBAPIError`` whose connection was invalidated is a disconnect whatever its class.
+    """
+    if isinstance(err, exc.OperationalError | exc.TimeoutError | exc.DisconnectionError):
+        return True
+    return isinstance(err, exc.DBAPIError) and err.connection_invalidated

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from app.access.sweep import sweep
 from app.db import Database
+from app.db import is_unavailable
 from app.outbox import deliver_due
 
 log = logging.getLogger("frontdesk.jobs")
@@ -56,8 +57,12 @@ class BackgroundJobs:
         while not self._stop.wait(self.interval):
             try:
                 result = run_due(self.db)
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
-                log.exception("background jobs failed; retrying at the next tick")
+            except Exception as err:  # noqa: BLE001 - a database hiccup must not kill the loop
+                if is_unavailable(err):  # an outage is not a bug: one line, no traceback
+                    log.warning("background jobs: database unavailable; retrying at the next "
+                                "tick", extra={"fields": {"error": type(err).__name__}})
+                else:
+                    log.exception("background jobs failed; retrying at the next tick")
                 continue
             if any(vars(result).values()):
                 log.info("background jobs", extra={"fields": vars(result)})

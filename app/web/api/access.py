@@ -404,7 +404,8 @@ def render_error(err: Exception) -> Response:
     if isinstance(err, DomainError):
         return _error(400, "invalid", err.detail)
     if isinstance(err, HTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                503: "unavailable"}.get(
             err.code or 500, "http_error")
         return _error(err.code or 500, code, err.description or "error")
     current_app.logger.exception("unhandled error in /api/access")
