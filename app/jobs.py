@@ -1,4 +1,5 @@
-"""Time-driven work inside the server: access sweeps and webhook deliveries, every few seconds.
+"""Time-driven work inside the server: access sweeps, webhook deliveries and pruning of ended
+throttle windows, every few seconds.
 
 Each gunicorn worker runs one daemon thread (started by ``app.web.wsgi`` as the worker loads
 the app), so ``make run`` needs no cron and no second process. Workers and instances may
@@ -16,6 +17,7 @@ from app.access.sweep import sweep
 from app.db import Database
 from app.db import is_unavailable
 from app.outbox import deliver_due
+from app.throttle import prune
 
 log = logging.getLogger("frontdesk.jobs")
 
@@ -27,13 +29,15 @@ class JobsResult:
     ended: int
     ending_soon: int
     delivered: int
+    throttle_pruned: int = 0  # rows of failed authentications whose window had ended
 
 
 def run_due(db: Database) -> JobsResult:
     """Do once whatever is due."""
     swept = sweep(db)
     delivered = deliver_due(db)
-    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered)
+    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered,
+                      prune(db))
 
 
 class BackgroundJobs:

@@ -63,6 +63,11 @@ class Settings:
     # Seconds between two runs of the time-driven work in each server worker (access sweeps,
     # webhook deliveries); 0 turns it off (then run `frontdesk access sweep` from cron).
     jobs_interval_seconds: int = 5
+    # Throttling of failed authentication (bad bearer tokens, bad console login links), per
+    # source address and shared through the database: at most this many failures per window,
+    # then 429 until the window ends. 0 failures turns it off.
+    auth_failure_limit: int = 20
+    auth_failure_window_seconds: int = 60
     # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -396,8 +396,8 @@ def render_error(err: Exception) -> Response:
     if isinstance(err, AccessError):
         return _error(STATUS[err.kind], err.code, err.detail, **_step_up(err.code))
     if isinstance(err, AuthError):
-        response = _error(err.status, "unauthorized" if err.status == 401 else "forbidden",
-                          err.detail)
+        code = {401: "unauthorized", 429: "too_many_requests"}.get(err.status, "forbidden")
+        response = _error(err.status, code, err.detail)
         if err.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="frontdesk"'
         return response
