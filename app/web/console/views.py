@@ -170,8 +170,8 @@ def login(secret: str) -> Response | BaseResponse:
         if retry_after is not None:
             response = page("Too many attempts",
                             "Too many sign-in links that did not work came from your address. "
-                            "Wait a minute, then open a new link: frontdesk admin login-link.",
-                            429)
+                            f"Try again in {retry_after} seconds with a new link: frontdesk "
+                            "admin login-link.", 429)
             response.headers["Retry-After"] = str(retry_after)
             return response
         with UnitOfWork(db, request_info()) as uow:
