@@ -169,6 +169,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
+CONNECT_TIMEOUT = 5  # seconds, PostgreSQL; the URL's own ``?connect_timeout=`` wins
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-dialect settings Frontdesk relies on."""
     url = normalize_url(url)
@@ -176,7 +179,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _tune_sqlite(engine)
         return engine
+    # A dead connection in the pool is replaced when taken, not found out by a failed request.
     kwargs.setdefault("pool_pre_ping", True)
+    # A server that drops packets (rather than refusing) must not hold a request until the
+    # worker is killed: give up connecting after a few seconds, and the door answers 503.
+    if "connect_timeout" not in url:
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
     return create_engine(url, **kwargs)

@@ -299,3 +299,19 @@ def test_a_closed_port_or_a_missing_file_under_gunicorn_is_503_without_a_traceba
     assert len(unavailable) == 1, log
     assert unavailable[0]["request_id"] == "outage-1"
     assert unavailable[0]["level"] == "warning"
+
+
+@pytest.mark.parametrize("database_url", [d for d in DIALECTS if d == "postgresql"],
+                         indirect=True)
+def test_a_server_that_never_answers_is_503_after_the_connect_timeout(
+        outage: Outage, make_outage_app: Callable[[str], Flask], records: Records) -> None:
+    """Packets dropped instead of refused: connecting gives up after ``CONNECT_TIMEOUT``
+    (5 s) instead of holding the request until gunicorn kills the worker."""
+    assert isinstance(outage, ProxiedPostgres)
+    outage.proxy.stall()
+    client = make_outage_app(outage.url).test_client()
+    assert_scim_unavailable(client.get("/scim/v2/Users", headers=bearer(outage.token)))
+    [line] = [r for r in records.records if r.getMessage() == "database unavailable"]
+    assert "timeout" in line.fields["error"]  # type: ignore[attr-defined]
+    outage.up()
+    served(client, outage.token, "Äda@example.com")

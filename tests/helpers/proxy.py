@@ -3,7 +3,8 @@
 The PostgreSQL server is shared by every engineer and test worker on the machine, so an outage
 is never made by stopping it: the app under test reaches it through this proxy instead, and
 ``cut()`` closes every forwarded connection and every new one at once (what a dead or
-restarting server looks like to the driver); ``restore()`` forwards again.
+restarting server looks like to the driver); ``stall()`` accepts new connections and never
+answers (a server whose packets are dropped); ``restore()`` forwards again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class TcpProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._cut = threading.Event()
+        self._stalled = threading.Event()
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -40,9 +42,14 @@ class TcpProxy:
         self._cut.set()
         self._close_open()
 
+    def stall(self) -> None:
+        """Accept new connections and never answer them, until restored."""
+        self._stalled.set()
+
     def restore(self) -> None:
         """Forward new connections again."""
         self._cut.clear()
+        self._stalled.clear()
 
     def close(self) -> None:
         self._closed.set()
@@ -73,6 +80,10 @@ class TcpProxy:
             self.accepted += 1
             if self._cut.is_set():
                 client.close()
+                continue
+            if self._stalled.is_set():
+                with self._lock:
+                    self._open.add(client)  # held open, silent; closed by cut() or close()
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
