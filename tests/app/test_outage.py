@@ -34,7 +34,6 @@ from tests.helpers.factories import USER_SCHEMA
 from tests.helpers.factories import make_token
 from tests.helpers.proxy import TcpProxy
 from tests.helpers.servers import LiveServer
-from tests.helpers.servers import free_port
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_JSON = "application/scim+json; charset=utf-8"
@@ -269,27 +268,35 @@ def test_a_cut_while_connections_are_pooled_costs_no_request_after_recovery(
     assert not [r for r in records.records if r.exc_info is not None]
 
 
-def test_a_closed_port_or_a_missing_file_under_gunicorn_is_503_without_a_traceback(
-        settings: config.Settings, tmp_path: Path) -> None:
-    """Real gunicorn, the database never reachable: SCIM answers 503 with Retry-After and a
-    §3.12 body; the log holds one JSON line with the request id and no traceback."""
-    if settings.resolved_database_url.startswith("postgresql"):
-        url = make_url(settings.resolved_database_url).set(
-            host="127.0.0.1", port=free_port()).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp_path / 'missing' / 'frontdesk.db'}"
-    server = LiveServer(dataclasses.replace(settings, database_url=url), workers=1,
+def get_status(url: str, token: str, request_id: str) -> tuple[int, str | None, Any]:
+    request = urllib.request.Request(url, headers={  # noqa: S310
+        **bearer(token), "X-Request-Id": request_id})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.headers.get("Retry-After"), json.loads(
+                response.read())
+    except urllib.error.HTTPError as refused:
+        with refused:
+            return refused.code, refused.headers.get("Retry-After"), json.loads(refused.read())
+
+
+def test_under_gunicorn_an_outage_is_503_without_a_traceback_and_passes(
+        outage: Outage, settings: config.Settings) -> None:
+    """Real gunicorn starts on a reachable database (the start checks it), which then goes
+    away: SCIM answers 503 with Retry-After and a §3.12 body, the log holds one JSON line with
+    the request id and no traceback; once the database is back the next request succeeds."""
+    outage.up()
+    server = LiveServer(dataclasses.replace(settings, database_url=outage.url), workers=1,
                         env={"FRONTDESK_JOBS_INTERVAL_SECONDS": "0"})
     try:
-        request = urllib.request.Request(f"{server.url}/scim/v2/Users",  # noqa: S310
-                                         headers={**bearer("fd_abc"), "X-Request-Id": "outage-1"})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=30)  # noqa: S310
-        assert refused.value.code == 503
-        assert refused.value.headers["Retry-After"] == "5"
-        assert refused.value.headers["Content-Type"] == SCIM_JSON
-        assert json.loads(refused.value.read())["status"] == "503"
-        refused.value.close()
+        outage.down()
+        status, retry_after, body = get_status(f"{server.url}/scim/v2/Users", outage.token,
+                                               "outage-1")
+        assert (status, retry_after, body["status"]) == (503, "5", "503")
+        outage.up()
+        status, retry_after, body = get_status(f"{server.url}/scim/v2/Users", outage.token,
+                                               "after-1")
+        assert (status, retry_after, body["totalResults"]) == (200, None, 0)
     finally:
         server.stop()
     log = server.log
