@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy import String
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import DBAPIError
@@ -182,6 +183,9 @@ def display_url(url: str) -> str:
         return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else "(not a database URL)"
 
 
+CONNECT_TIMEOUT = 5  # seconds, PostgreSQL; the URL's own ``?connect_timeout=`` wins
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-dialect settings Frontdesk relies on."""
     url = normalize_url(url)
@@ -189,7 +193,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _tune_sqlite(engine)
         return engine
+    # A dead connection in the pool is replaced when taken, not found out by a failed request.
     kwargs.setdefault("pool_pre_ping", True)
+    # A server that drops packets (rather than refusing) must not hold a request until the
+    # worker is killed: give up connecting after a few seconds, and the door answers 503.
+    if "connect_timeout" not in url:
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
     return create_engine(url, **kwargs)
@@ -332,3 +341,17 @@ class Database:
         open for the others."""
         if self._owns_engine:
             self.engine.dispose()
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """Tell whether ``err`` means the database cannot be reached right now (server down,
+    connection refused or cut, pool exhausted, SQLite file unopenable or locked), as opposed to
+    a bad statement: the doors answer 503 with ``Retry-After`` instead of a 500.
+
+    SQLAlchemy wraps every driver error; ``OperationalError`` is the DB-API's class for errors
+    "not necessarily under the control of the programmer" (disconnects, timeouts, locks), and a
+    ``DBAPIError`` whose connection was invalidated is a disconnect whatever its class.
+    """
+    if isinstance(err, exc.OperationalError | exc.TimeoutError | exc.DisconnectionError):
+        return True
+    return isinstance(err, exc.DBAPIError) and err.connection_invalidated

@@ -1,5 +1,5 @@
-"""Time-driven work inside the server: access sweeps, webhook deliveries and signed audit
-checkpoints, every few seconds.
+"""Time-driven work inside the server: access sweeps, webhook deliveries, signed audit
+checkpoints and pruning of ended throttle windows, every few seconds.
 
 Each gunicorn worker runs one daemon thread (started by ``app.web.wsgi`` as the worker loads
 the app), so ``make run`` needs no cron and no second process. Workers and instances may
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from app.access.sweep import sweep
 from app.audit.checkpoint import take_if_due
 from app.db import Database
+from app.db import is_unavailable
 from app.outbox import deliver_due
+from app.throttle import prune
 
 log = logging.getLogger("frontdesk.jobs")
 
@@ -29,6 +31,7 @@ class JobsResult:
     ending_soon: int
     delivered: int
     checkpoints: int
+    throttle_pruned: int  # rows of failed authentications whose window had ended
 
 
 def run_due(db: Database) -> JobsResult:
@@ -37,7 +40,7 @@ def run_due(db: Database) -> JobsResult:
     delivered = deliver_due(db)
     checkpoints = take_if_due(db, db.checkpoints)
     return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered,
-                      checkpoints)
+                      checkpoints, prune(db))
 
 
 class BackgroundJobs:
@@ -61,8 +64,12 @@ class BackgroundJobs:
         while not self._stop.wait(self.interval):
             try:
                 result = run_due(self.db)
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
-                log.exception("background jobs failed; retrying at the next tick")
+            except Exception as err:  # noqa: BLE001 - a database hiccup must not kill the loop
+                if is_unavailable(err):  # an outage is not a bug: one line, no traceback
+                    log.warning("background jobs: database unavailable; retrying at the next "
+                                "tick", extra={"fields": {"error": type(err).__name__}})
+                else:
+                    log.exception("background jobs failed; retrying at the next tick")
                 continue
             if any(vars(result).values()):
                 log.info("background jobs", extra={"fields": vars(result)})

@@ -368,3 +368,19 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(512))
 
     __table_args__ = (Index("ix_outbox_due", "delivered_at", "failed_at", "next_attempt_at"),)
+
+
+class AuthFailure(Base):
+    """Failed authentications of one kind (``bearer``, ``login_link``) from one source address
+    in the current fixed window: the throttle every worker and instance shares
+    (``app.throttle``). A row whose window has ended is stale and pruned by the jobs."""
+
+    __tablename__ = "auth_failures"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_ends: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_auth_failures_window_ends", "window_ends"),)

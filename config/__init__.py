@@ -89,6 +89,11 @@ class Settings:
     # Proxies whose X-Forwarded-For/-Proto/-Host are believed: a hop count ("1") or networks
     # ("10.0.0.0/8,127.0.0.1"); empty: none (config/proxies.py).
     trusted_proxies: tuple[str, ...] = ()
+    # Throttling of failed authentication (bad bearer tokens, bad console login links), per
+    # source address and shared through the database: at most this many failures per window,
+    # then 429 until the window ends. 0 failures turns it off.
+    auth_failure_limit: int = 20
+    auth_failure_window_seconds: int = 60
     # Extra, free-form sections from the TOML file (per-IdP SAML settings, attribute maps).
     extra: Mapping[str, Any] = field(default_factory=dict)
 

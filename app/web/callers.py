@@ -7,22 +7,32 @@ answers who the caller is and whether they hold a scope.
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask
+from flask import g
+from flask import request
 
 from app.access.principal import AuthContext
 from app.access.principal import Principal
 from app.admins import current_admin
 from app.audit.events import Actor
 from app.repository.accounts import UserRepository
+from app.throttle import BEARER
+from app.throttle import Limit
+from app.throttle import record_failure
 from app.tokens import TokenInfo
 from app.tokens import verify_token
 from app.web import metrics
 from app.web.context import get_db
+from app.web.context import get_settings
 from app.web.context import request_connection
+
+log = logging.getLogger("frontdesk.auth")
 
 # Refusals of a browser session that signing in again cures, and the kind of sign-in that does:
 # ``mfa`` asks the IdP for multi-factor authentication, ``fresh`` for a new one (both force it).
@@ -40,27 +50,60 @@ def step_up_url(code: str, next_path: str | None = None) -> str | None:
 
 
 class AuthError(Exception):
-    """Authentication failed (401) or the scope is missing (403); ``detail`` is safe to show."""
+    """Authentication failed (401), the scope is missing (403), or the source failed too often
+    (429, with ``retry_after`` seconds); ``detail`` is safe to show."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.retry_after = retry_after
+
+
+def failure_limit(app: Flask) -> Limit:
+    """Return the app's limit on failed authentications per source."""
+    settings = get_settings(app)
+    return Limit(settings.auth_failure_limit,
+                 timedelta(seconds=settings.auth_failure_window_seconds))
+
+
+def count_failure(app: Flask, kind: str) -> int | None:
+    """Count a failed authentication of ``kind`` from this request's source address, log it
+    (never the credential), and return the seconds to wait when the source is now throttled."""
+    verdict = record_failure(get_db(app), kind, request.remote_addr, failure_limit(app),
+                             connection=request_connection(app))
+    log.warning("authentication failed", extra={"fields": {
+        "request_id": g.get("request_id"), "kind": kind, "ip": request.remote_addr,
+        "path": request.path, "failures": verdict.failures, "throttled": verdict.throttled}})
+    return verdict.retry_after
+
+
+def _refuse(app: Flask, detail: str) -> AuthError:
+    """Return the error for a bad credential: 401, or 429 once its source failed too often."""
+    retry_after = count_failure(app, BEARER)
+    if retry_after is not None:
+        return AuthError(429, "too many failed authentications from this address; try again "
+                              "later", retry_after=retry_after)
+    return AuthError(401, detail)
 
 
 def bearer(app: Flask, authorization: str | None, scope: str | None) -> TokenInfo:
     """Return the token presented in an ``Authorization: Bearer`` header, holding ``scope``
-    (None: any scope; the caller checks)."""
+    (None: any scope; the caller checks).
+
+    A token is checked before the throttle is read: a valid one always passes, even from an
+    address that failed before. A bad one is counted against its address (``app.throttle``).
+    """
     if not authorization:
         raise AuthError(401, "authentication required: send Authorization: Bearer <token>")
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         metrics.auth_failed("malformed")
-        raise AuthError(401, "the Authorization header must be 'Bearer <token>'")
+        raise _refuse(app, "the Authorization header must be 'Bearer <token>'")
     info = verify_token(get_db(app), credentials.strip(), connection=request_connection(app))
     if info is None:
         metrics.auth_failed("invalid")
-        raise AuthError(401, "the token is not valid (unknown, revoked or malformed)")
+        raise _refuse(app, "the token is not valid (unknown, revoked or malformed)")
     if scope is not None and scope not in info.scopes:
         raise AuthError(403, f"the token lacks the '{scope}' scope")
     return info

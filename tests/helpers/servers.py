@@ -46,6 +46,7 @@ class LiveServer:
     def _start(self, settings: config.Settings, workers: int, extra_env: dict[str, str]
                ) -> None:
         self.port = free_port()
+        self.log = ""  # gunicorn's stderr (its log and ours), read when stopped
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -96,7 +97,8 @@ class LiveServer:
         except Exception:  # noqa: BLE001
             self.process.kill()
             self.process.wait()
-        if self.process.stderr is not None:
+        if self.process.stderr is not None and not self.process.stderr.closed:
+            self.log = self.process.stderr.read().decode(errors="replace")
             self.process.stderr.close()  # else the pipe leaks into the next test as a warning
 
 

@@ -414,14 +414,17 @@ def _auth_cases(token: str) -> list[dict[str, str]]:
 def test_missing_or_wrong_token_is_401(client: FlaskClient, db: Database, token: str,
                                        world: World) -> None:
     with nothing_written(db):
-        for headers in _auth_cases(token):
+        for case, headers in enumerate(_auth_cases(token)):
+            # One source address per case: past 20 failures from one address the throttle
+            # answers 429 instead (tests/app/test_throttle.py).
+            source = {"REMOTE_ADDR": f"192.0.2.{case + 1}"}
             for method, path, body in (
                 ("GET", "/scim/v2/Users", None),
                 ("POST", "/scim/v2/Users", {"userName": "intruder"}),
                 ("DELETE", f"/scim/v2/Users/{world.user['id']}", None),
                 ("GET", "/scim/v2/ServiceProviderConfig", None),
             ):
-                response = client.open(path, method=method, json=body,
+                response = client.open(path, method=method, json=body, environ_base=source,
                                        headers={**SCIM_HEADERS, **headers})
                 assert_error(response, 401)
                 assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -396,15 +396,16 @@ def render_error(err: Exception) -> Response:
     if isinstance(err, AccessError):
         return _error(STATUS[err.kind], err.code, err.detail, **_step_up(err.code))
     if isinstance(err, AuthError):
-        response = _error(err.status, "unauthorized" if err.status == 401 else "forbidden",
-                          err.detail)
+        code = {401: "unauthorized", 429: "too_many_requests"}.get(err.status, "forbidden")
+        response = _error(err.status, code, err.detail)
         if err.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="frontdesk"'
         return response
     if isinstance(err, DomainError):
         return _error(400, "invalid", err.detail)
     if isinstance(err, HTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                503: "unavailable"}.get(
             err.code or 500, "http_error")
         return _error(err.code or 500, code, err.description or "error")
     current_app.logger.exception("unhandled error in /api/access")

@@ -66,7 +66,9 @@ from app.repository.browse import count_users
 from app.repository.browse import group_members_of_group
 from app.repository.browse import groups_of_user
 from app.repository.browse import member_counts
+from app.throttle import LOGIN_LINK
 from app.uow import UnitOfWork
+from app.web.callers import count_failure
 from app.web.context import get_db
 from app.web.context import get_settings
 from app.web.errors import register_renderer
@@ -190,18 +192,33 @@ def audit_link(**filters: Any) -> str:
 
 @bp.get("/login/<secret>")
 def login(secret: str) -> Response | BaseResponse:
-    """Consume a one-time login link and start an admin session."""
-    with UnitOfWork(get_db(current_app), request_info()) as uow:
+    """Consume a one-time login link and start an admin session.
+
+    A bad link counts against its source address (``app.throttle``), in a transaction of its
+    own; until the address is throttled each one is also audited, after that only logged (a
+    flood of guesses must not flood the audit chain). A valid link always works.
+    """
+    db = get_db(current_app)
+    with UnitOfWork(db, request_info()) as uow:
         row = use_login_link(uow, secret)
-        if row is None:
+        data = link_session(row) if row is not None else None
+    if data is None:
+        retry_after = count_failure(current_app, LOGIN_LINK)
+        if retry_after is not None:
+            response = page("Too many attempts",
+                            "Too many sign-in links that did not work came from your address. "
+                            f"Try again in {retry_after} seconds with a new link: frontdesk "
+                            "admin login-link.", 429)
+            response.headers["Retry-After"] = str(retry_after)
+            return response
+        with UnitOfWork(db, request_info()) as uow:
             uow.audit.record(AuditAction.ADMIN_LOGIN_DENIED,
                              actor=Actor("anonymous", None, request.remote_addr),
                              target_kind="admin", outcome="denied", reason="invalid_link")
             uow.commit()
-            return page("Link not valid",
-                        "This sign-in link is unknown, already used or expired. Ask for a new "
-                        "one: frontdesk admin login-link.", 403)
-        data = link_session(row)
+        return page("Link not valid",
+                    "This sign-in link is unknown, already used or expired. Ask for a new "
+                    "one: frontdesk admin login-link.", 403)
     session.clear()  # no session fixation: a fresh session for the new identity
     session["admin_link"] = data
     session["csrf"] = secrets.token_urlsafe(24)
