@@ -25,6 +25,7 @@ from app.audit.events import Actor
 from app.audit.events import AuditAction
 from app.db import utcnow
 from app.errors import DomainError
+from app.lifecycle.activity import ActivityKind
 from app.models import User
 from app.repository.common import fold
 from app.saml_store import RequestProblemError
@@ -199,6 +200,9 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
     if user is not None:
         if not user.active:
             raise LoginDeniedError("inactive", "this account is deactivated")
+        if user.suspended_at is not None:
+            raise LoginDeniedError("dormant", "this account is suspended after a long time "
+                                   "without use; an admin can lift the suspension")
         if claims.idp_entity_id not in uow.users.linked_idps(user.id):
             uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
         if claims.attributes:
@@ -225,6 +229,8 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
         _sync_groups(uow, user, claims, policy, actor, extra=policy.default_groups)
 
     user.last_login_at = utcnow()
+    user.last_activity_at = uow.clock.now()
+    user.last_activity_kind = ActivityKind.SIGN_IN.value
     uow.audit.record(AuditAction.LOGIN_SUCCESS, actor=actor, target_kind="user",
                      target_id=user.id, target_label=user.user_name)
     uow.commit()
