@@ -29,6 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.clock import Clock
 from app.clock import SystemClock
+from app.lifecycle.rules import LifecycleConfig
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -244,6 +245,10 @@ class Database:
         self.clock: Clock = SystemClock()
         # Webhook endpoints the outbox writes to, by name (``app.outbox.Endpoint``).
         self.webhooks: dict[str, Any] = {}
+        # The dormant-account rules the time-driven work runs, and who counts as an admin (the
+        # rules may exclude admins); both from the settings, set by the app factory.
+        self.lifecycle = LifecycleConfig()
+        self.admin_groups: tuple[str, ...] = ()
 
     def read_connection(self) -> Connection:
         """Return a connection for a request's reads, in autocommit.
