@@ -1,22 +1,29 @@
-"""Time-driven work inside the server: access sweeps and webhook deliveries, every few seconds.
+"""Time-driven work inside the server: access sweeps, dormant-account rules (once a minute) and
+webhook deliveries, every few seconds.
 
 Each gunicorn worker runs one daemon thread (started by ``app.web.wsgi`` as the worker loads
 the app), so ``make run`` needs no cron and no second process. Workers and instances may
 all run it: every transition is a compare-and-set in the database and every delivery a lease,
-so nothing is done twice. ``frontdesk access sweep`` runs the same work once, for cron.
+so nothing is done twice. ``frontdesk access sweep`` and ``frontdesk lifecycle run`` run the
+same work once, for cron.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from app.access.sweep import sweep
 from app.db import Database
+from app.lifecycle.dormant import RunResult
+from app.lifecycle.dormant import run as run_dormant
 from app.outbox import deliver_due
 
 log = logging.getLogger("frontdesk.jobs")
+# Seconds between two runs of the dormant rules in one worker (each reads every user once).
+LIFECYCLE_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,19 @@ class JobsResult:
     ended: int
     ending_soon: int
     delivered: int
+    warned: int = 0
+    deactivated: int = 0
+    suspended: int = 0
 
 
-def run_due(db: Database) -> JobsResult:
-    """Do once whatever is due."""
+def run_due(db: Database, *, lifecycle: bool = True) -> JobsResult:
+    """Do once whatever is due; ``lifecycle=False`` leaves the dormant rules for a later tick
+    (they read every user, so the loop runs them once a minute, not every few seconds)."""
     swept = sweep(db)
+    dormant = run_dormant(db, db.lifecycle, db.admin_groups) if lifecycle else RunResult()
     delivered = deliver_due(db)
-    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered)
+    return JobsResult(swept.expired, swept.started, swept.ended, swept.ending_soon, delivered,
+                      dormant.warned, dormant.deactivated, dormant.suspended)
 
 
 class BackgroundJobs:
@@ -53,9 +66,13 @@ class BackgroundJobs:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        last_lifecycle = 0.0
         while not self._stop.wait(self.interval):
+            lifecycle = time.monotonic() - last_lifecycle >= LIFECYCLE_EVERY
             try:
-                result = run_due(self.db)
+                result = run_due(self.db, lifecycle=lifecycle)
+                if lifecycle:
+                    last_lifecycle = time.monotonic()
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
                 log.exception("background jobs failed; retrying at the next tick")
                 continue

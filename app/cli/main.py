@@ -14,6 +14,7 @@ from app.cli.access import access
 from app.cli.admin import admin
 from app.cli.audit import audit
 from app.cli.database import db
+from app.cli.lifecycle import lifecycle
 from app.cli.tokens import tokens
 from app.cli.users import users
 
@@ -23,5 +24,5 @@ def main() -> None:
     """Frontdesk: SCIM 2.0 provisioning and SAML sign-up on one user store and audit log."""
 
 
-for group in (db, tokens, audit, admin, users, access):
+for group in (db, tokens, audit, admin, users, access, lifecycle):
     main.add_command(group)

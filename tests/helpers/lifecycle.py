@@ -4,6 +4,7 @@ layer, a snapshot of every table (preview must write nothing), and readers of a 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -41,6 +42,15 @@ def make_user(db: Database, name: str, *, source: str = "scim", **doc: Any) -> s
     with UnitOfWork(db) as uow:
         user = services.create_user(uow, {"userName": name, **doc}, actor=SETUP, source=source)
     return user.id
+
+
+def set_created(db: Database, user_id: str, when: datetime) -> None:
+    """Make a user look created at ``when`` (users are created at the wall clock's time; the
+    CLI runs on it, the tests' frozen clock moves on without it)."""
+    with db.write_session() as session, session.begin():
+        found = session.get(User, user_id)
+        assert found is not None
+        found.created_at = when
 
 
 def user(db: Database, user_id: str) -> User:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -54,3 +56,25 @@ def clock(app: Flask, db: Database) -> FrozenClock:
     frozen = FrozenClock()
     db.clock = frozen
     return frozen
+
+
+TOML = """
+admin_groups = ["frontdesk-admins"]
+
+[lifecycle.dormant.default]
+inactive_for = "90d"
+warn_before = "7d"
+new_account_grace = "7d"
+exclude_groups = ["service-accounts"]
+scope_groups = []
+"""
+
+
+@pytest.fixture
+def runner(settings: config.Settings, app: Flask, tmp_path: Path) -> CliRunner:
+    """``frontdesk`` on the test database with the default rule in its TOML file."""
+    toml = tmp_path / "frontdesk.toml"
+    toml.write_text(TOML)
+    return CliRunner(env={"FRONTDESK_DATABASE_URL": settings.database_url,
+                          "FRONTDESK_INSTANCE_PATH": settings.instance_path,
+                          "FRONTDESK_CONFIG": str(toml)})
