@@ -16,7 +16,7 @@ from datetime import datetime
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection
+from sqlalchemy import Update
 from sqlalchemy import or_
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -41,7 +41,7 @@ def is_due(last: datetime | None, now: datetime) -> bool:
     return last is None or now - last >= RESOLUTION
 
 
-def _statement(user_id: str, kind: ActivityKind, now: datetime):  # type: ignore[no-untyped-def]
+def _statement(user_id: str, kind: ActivityKind, now: datetime) -> Update:
     return (update(User)
             .where(User.id == user_id,
                    or_(User.last_activity_at.is_(None), User.last_activity_at <= now - RESOLUTION))
@@ -53,9 +53,3 @@ def record(session: Session, user_id: str, kind: ActivityKind, now: datetime) ->
     """Record activity inside the caller's transaction; return whether a row was written."""
     result = session.execute(_statement(user_id, kind, now))
     return bool(getattr(result, "rowcount", 0))
-
-
-def record_on(connection: Connection, user_id: str, kind: ActivityKind, now: datetime) -> bool:
-    """Record activity on a connection already in a transaction (the token check's)."""
-    result = connection.execute(_statement(user_id, kind, now))
-    return bool(result.rowcount)

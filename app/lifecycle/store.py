@@ -175,13 +175,3 @@ def lift_suspension(session: Session, user_id: str, now: datetime) -> bool:
     return _set(session, user_id, [User.suspended_at.is_not(None)], suspended_at=None,
                 suspended_reason=None, dormant_warned_at=None, dormant_rule=None,
                 reinstated_at=now)
-
-
-def counts(session: Session) -> dict[str, int]:
-    """Users by lifecycle state (active, suspended, deactivated)."""
-    state = case((User.active.is_(False), "deactivated"),
-                 (User.suspended_at.is_not(None), "suspended"), else_="active")
-    rows = session.execute(select(state, func.count()).group_by(state)).all()
-    found = {"active": 0, "suspended": 0, "deactivated": 0}
-    found.update({str(k): int(v) for k, v in rows})
-    return found
