@@ -102,7 +102,8 @@ def current_admin(db: Database, session_data: Any, admin_groups: tuple[str, ...]
             select(User.id, User.user_name)
             .join(Membership, Membership.member_id == User.id)
             .join(Group, Group.id == Membership.group_id)
-            .where(User.id == user_id, User.active.is_(True), Group.display_name_key.in_(keys))
+            .where(User.id == user_id, User.active.is_(True), User.suspended_at.is_(None),
+                   Group.display_name_key.in_(keys))
             .limit(1)
         ).first()
     if row is None:

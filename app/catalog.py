@@ -17,6 +17,8 @@ from typing import Literal
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+# Frontdesk's own, read-only: what the service knows about a user that no IdP writes.
+LIFECYCLE_SCHEMA = "urn:frontdesk:params:scim:schemas:extension:lifecycle:2.0:User"
 
 AttrType = Literal["string", "boolean", "decimal", "integer", "dateTime", "reference", "complex"]
 Mutability = Literal["readOnly", "readWrite", "immutable", "writeOnly"]
@@ -296,6 +298,10 @@ class ResourceKind:
     endpoint: str
     core: Schema
     extensions: tuple[Schema, ...] = ()
+    # Served and published at /Schemas, never written: ignored on input (``scim.schemas``,
+    # ``scim.patch``). Not in the ResourceType's schemaExtensions: clients take those as
+    # writable and would PATCH the whole object (scim2-tester does).
+    read_only_extensions: tuple[Schema, ...] = ()
 
     def schemas(self) -> Iterator[Schema]:
         """Yield the core schema, then every extension."""
@@ -322,9 +328,21 @@ class ResourceKind:
         return None
 
 
-USER_KIND = ResourceKind("User", "/Users", USER, (ENTERPRISE_USER,))
+LIFECYCLE_USER = Schema(
+    id=LIFECYCLE_SCHEMA,
+    name="FrontdeskLifecycleUser",
+    description="What Frontdesk records about a user's own use of it (read-only)",
+    attributes=(
+        _s("lastActivityAt", "The user's last own activity: a successful sign-in, a personal "
+           "token's use, an access request or approval (never an IdP's write).",
+           type="dateTime", mutability="readOnly"),
+        _s("lastActivityKind", "What that activity was.", mutability="readOnly",
+           canonical_values=("sign_in", "token", "access_request", "access_approval")),
+    ),
+)
+USER_KIND = ResourceKind("User", "/Users", USER, (ENTERPRISE_USER,), (LIFECYCLE_USER,))
 GROUP_KIND = ResourceKind("Group", "/Groups", GROUP)
-ALL_SCHEMAS = (USER, ENTERPRISE_USER, GROUP)
+ALL_SCHEMAS = (USER, ENTERPRISE_USER, LIFECYCLE_USER, GROUP)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.clock import Clock
 from app.clock import SystemClock
+from app.lifecycle.rules import LifecycleConfig
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -297,6 +298,10 @@ class Database:
         # Where signed audit checkpoints are made and kept (``app.audit.checkpoint``); None:
         # not scheduled (a database opened without settings).
         self.checkpoints: Any = None
+        # The dormant-account rules the time-driven work runs, and who counts as an admin (the
+        # rules may exclude admins); both from the settings, set by the app factory.
+        self.lifecycle = LifecycleConfig()
+        self.admin_groups: tuple[str, ...] = ()
 
     def read_connection(self) -> Connection:
         """Return a connection for a request's reads, in autocommit.

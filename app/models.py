@@ -54,6 +54,16 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Lifecycle (app.lifecycle): the last thing the person did themselves (never an IdP's
+    # push), a dormant rule's pending warning, and a local suspension an IdP push leaves alone.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_activity_kind: Mapped[str | None] = mapped_column(String(16))
+    dormant_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dormant_rule: Mapped[str | None] = mapped_column(String(64))
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_reason: Mapped[str | None] = mapped_column(String(512))
+    # An admin lifted a suspension or re-activated the user: the dormant clock restarts here.
+    reinstated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class UserValue(Base):

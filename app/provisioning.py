@@ -26,6 +26,7 @@ from app.audit.events import Actor
 from app.audit.events import AuditAction
 from app.db import utcnow
 from app.errors import DomainError
+from app.lifecycle.activity import ActivityKind
 from app.models import User
 from app.repository.common import fold
 from app.saml_store import RequestProblemError
@@ -229,6 +230,9 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
     if user is not None:
         if not user.active:
             raise LoginDeniedError("inactive", "this account is deactivated")
+        if user.suspended_at is not None:
+            raise LoginDeniedError("dormant", "this account is suspended after a long time "
+                                   "without use; an admin can lift the suspension")
         if claims.idp_entity_id not in uow.users.linked_idps(user.id):
             uow.users.link(user.id, claims.idp_entity_id, claims.name_id)
         if claims.attributes:
@@ -255,6 +259,8 @@ def provision_login(uow: UnitOfWork, claims: LoginClaims, policy: JitPolicy, *,
         ignored = _sync_groups(uow, user, claims, policy, actor, extra=policy.default_groups)
 
     user.last_login_at = utcnow()
+    user.last_activity_at = uow.clock.now()
+    user.last_activity_kind = ActivityKind.SIGN_IN.value
     details = None
     if ignored:
         shown = [{"group": item.name, "reason": item.reason} for item in ignored]

@@ -164,6 +164,8 @@ def apply_user_change(uow: UnitOfWork, user: User, new: Document,
                       reason: str | None = None) -> None:
     """Store a user's new document (whose ``changes`` the caller computed) with its event."""
     _apply_user_doc(user, new)
+    if changes.get("active", [None, None])[1] is True:
+        user.reinstated_at = uow.clock.now()  # a re-activated user's dormant clock restarts
     user.version += 1
     user.updated_at = uow.clock.now()
     uow.users.save(user)

@@ -21,18 +21,19 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.db import utcnow
 from app.digest import sha256_hex
 from app.errors import InvalidInputError
 from app.errors import NotFoundError
+from app.lifecycle import activity
 from app.models import ApiToken
 from app.models import User
 from app.repository.common import flush_unique
 
 # scim: the IdP's provisioning; audit:read: the audit API; access: act as the token's user on
-# access requests (a personal token); access:read: read anyone's memberships, requests, grants.
-# metrics: scrape /metrics (Prometheus).
-SCOPES = ("scim", "audit:read", "access", "access:read", "metrics")
+# access requests (a personal token); access:read: read anyone's memberships, requests, grants;
+# metrics: scrape /metrics (Prometheus); lifecycle: preview the dormant rules and lift
+# suspensions (an admin's token).
+SCOPES = ("scim", "audit:read", "access", "access:read", "metrics", "lifecycle")
 PERSONAL_SCOPES = frozenset({"access"})
 TOKEN_RE = re.compile(r"^fd_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,200})$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,127}$")
@@ -91,10 +92,12 @@ class TokenRepository:
 
 
 # Built once: constructing the statement per request costs more than running it.
-# A personal token stops working while its user is deactivated (the join is on the primary key).
+# A personal token stops working while its user is deactivated or suspended (the join is on the
+# primary key).
 _BY_PREFIX = select(
     ApiToken.id, ApiToken.name, ApiToken.scopes, ApiToken.secret_hash, ApiToken.revoked_at,
     ApiToken.last_used_at, ApiToken.user_id, User.active.label("user_active"),
+    User.suspended_at.label("user_suspended_at"), User.last_activity_at.label("user_activity_at"),
 ).outerjoin(User, User.id == ApiToken.user_id).where(ApiToken.prefix == bindparam("prefix"))
 
 
@@ -113,12 +116,20 @@ def verify_token(db: Database, presented: str, *, now: datetime | None = None,
             row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, sha256_hex(secret)):
         return None
-    if row.revoked_at is not None or (row.user_id is not None and not row.user_active):
+    if row.revoked_at is not None or (row.user_id is not None and (
+            not row.user_active or row.user_suspended_at is not None)):
         return None
     info = TokenInfo(row.id, row.name, frozenset(row.scopes.split()), row.user_id)
     last_used = row.last_used_at
-    now = now or utcnow()
-    if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+    now = now or db.clock.now()
+    token_due = last_used is None or now - last_used > LAST_USED_RESOLUTION
+    # A personal token's use is its person's activity (app.lifecycle.activity), once a minute.
+    activity_due = row.user_id is not None and activity.is_due(row.user_activity_at, now)
+    if token_due or activity_due:
         with db.write_session() as session, session.begin():
-            session.execute(update(ApiToken).where(ApiToken.id == info.id).values(last_used_at=now))
+            if token_due:
+                session.execute(update(ApiToken).where(ApiToken.id == info.id)
+                                .values(last_used_at=now))
+            if activity_due:
+                activity.record(session, row.user_id, activity.ActivityKind.TOKEN, now)
     return info

@@ -27,7 +27,7 @@ from config.proxies import parse_trusted_proxies
 
 PREFIX = "FRONTDESK_"
 # Sections of the TOML file that their owners read from ``Settings.extra`` (and validate).
-TOML_SECTIONS = ("saml", "access", "webhooks")
+TOML_SECTIONS = ("saml", "access", "webhooks", "lifecycle")
 # FRONTDESK_* variables that are not settings: the file's name, and the test and benchmark
 # tools' own knobs (read by tests/, never by the service).
 OTHER_VARIABLES = (f"{PREFIX}CONFIG", f"{PREFIX}SCREENSHOT")

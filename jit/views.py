@@ -52,7 +52,7 @@ SAML_KEY = "frontdesk.saml"
 BINDING_COOKIE = "frontdesk_saml"
 STEP_UPS = frozenset(STEP_UP_FOR.values())
 STATUS_FOR = {"too_large": 413, "inactive": 403, "not_provisioned": 403, "account_conflict": 403,
-              "unsolicited": 403, "untrusted_issuer": 403}
+              "unsolicited": 403, "untrusted_issuer": 403, "dormant": 403}
 
 
 @bp.record_once
@@ -258,7 +258,8 @@ def logout() -> Response:
 
 @bp.before_app_request
 def end_sessions_of_inactive_users() -> None:
-    """A deactivated or deleted user's session ends at its next request, on every page."""
+    """A deactivated, suspended or deleted user's session ends at its next request, on every
+    page."""
     # API callers carry no browser session; don't even open the cookie for them.
     if request.path.startswith(("/scim/", "/api/")) or "Authorization" in request.headers:
         return
@@ -267,7 +268,7 @@ def end_sessions_of_inactive_users() -> None:
         return
     with get_db(current_app).read_session() as db_session:
         user = UserRepository(db_session).find(user_id)
-        if user is None or not user.active:
+        if user is None or not user.active or user.suspended_at is not None:
             session.clear()
 
 
@@ -288,7 +289,7 @@ def me() -> Response:
     with db.read_session() as db_session:
         users = UserRepository(db_session)
         user = users.find(user_id)
-        if user is None or not user.active:
+        if user is None or not user.active or user.suspended_at is not None:
             session.clear()
             return page("Signed out", "Your account is no longer active.", 403,
                         reason="inactive", error=True)

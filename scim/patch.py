@@ -117,6 +117,10 @@ class _Target:
 
 def _resolve(kind: ResourceKind, path: str) -> _Target | None:
     """Resolve a path against the catalogue; None means write-only (accepted, never stored)."""
+    folded = path.casefold()
+    if any(folded == e.id.casefold() or folded.startswith(e.id.casefold() + ":")
+           for e in kind.read_only_extensions):
+        return None  # Frontdesk's own read-only extension: ignored, never a failed write
     raw = _parse_path(path)
     ext: str | None = None
     attr: Attribute | None = None
@@ -386,7 +390,7 @@ def _apply_no_path(doc: Doc, op: Op, value: Any, kind: ResourceKind) -> None:
                     _apply_path(doc, op, f"{schema.id}:{name}", sub_value, kind)
             continue
         if quirks.foreign_urn(kind, str(key), paths=True):
-            continue  # an extension this server does not serve: ignored
+            continue  # an extension this server does not serve (or serves read-only): ignored
         # Entra (aadOptscim062020): keys are paths, e.g. "name.givenName" or URN-prefixed.
         _apply_path(doc, op, str(key), item, kind)
 

@@ -100,7 +100,8 @@ def _split(kind: ResourceKind, names: Iterable[str]) -> dict[str, set[str] | Non
         name = raw.strip()
         if not name:
             continue
-        ext = kind.extension(name)
+        ext = kind.extension(name) or next(
+            (e for e in kind.read_only_extensions if e.id.casefold() == name.casefold()), None)
         if ext is not None:
             result[ext.id] = None
             continue
@@ -158,6 +159,10 @@ def user_resource(user: User, base: str, groups: list[tuple[str, str]] | None
             {"value": gid, "display": name, "type": "direct", "$ref": f"{base}/Groups/{gid}"}
             for gid, name in groups
         ]
+    if user.last_activity_at is not None:  # never active: counted from meta.created
+        schemas.append(catalog.LIFECYCLE_SCHEMA)
+        resource[catalog.LIFECYCLE_SCHEMA] = {"lastActivityAt": iso(user.last_activity_at),
+                                              "lastActivityKind": user.last_activity_kind}
     resource["meta"] = _meta("User", f"{base}/Users/{user.id}", user.created_at,
                              user.updated_at, user.version)
     return resource

@@ -257,9 +257,17 @@ def _first_error(messages: Any, path: str = "") -> str:
     return f"'{path}': {text}" if path else text
 
 
+def _read_only_extension(kind: ResourceKind, key: Any) -> bool:
+    """Whether ``key`` is a read-only extension of ``kind`` (served, never stored: a PUT of
+    what a GET returned works)."""
+    return isinstance(key, str) and any(
+        key.casefold() == ext.id.casefold() for ext in kind.read_only_extensions)
+
+
 def _load(kind: ResourceKind, schema: Schema, body: Any) -> dict[str, Any]:
     if not isinstance(body, Mapping):
         raise InvalidSyntax("the body must be a JSON object")
+    body = {k: v for k, v in body.items() if not _read_only_extension(kind, k)}
     extras = {k: v for k, v in body.items()
               if isinstance(k, str) and quirks.foreign_urn(kind, k, paths=False)}
     core_inline = {k: v for k, v in body.items() if k not in extras}

@@ -29,6 +29,8 @@ from app.access.present import request_to_dict
 from app.access.principal import Principal
 from app.audit.events import Actor
 from app.audit.events import AuditAction
+from app.lifecycle import activity
+from app.lifecycle.activity import ActivityKind
 from app.models import AccessRequest
 from app.models import AccessReview
 from app.models import Grant
@@ -106,6 +108,12 @@ def _refuse(uow: UnitOfWork, err: AccessError, principal: Principal, action: Aud
                      changes=changes)
     uow.commit()
     raise err
+
+
+def _active(uow: UnitOfWork, principal: Principal, kind: ActivityKind) -> None:
+    """The person who requests or approves is active (an admin link or the CLI is nobody)."""
+    if principal.user_id is not None:
+        activity.record(uow.session, principal.user_id, kind, uow.clock.now())
 
 
 def _notify(uow: UnitOfWork, topic: str, payload: dict[str, Any]) -> None:
@@ -312,6 +320,7 @@ def request_access(uow: UnitOfWork, config: AccessConfig, principal: Principal, 
                                   "policyDigest": [None, policy.digest]})
         grant = _start_grant(uow, request, decision.rule, starts_at=decision.starts_at,
                              duration=decision.duration, actor=principal.actor)
+    _active(uow, principal, ActivityKind.ACCESS_REQUEST)
     topic = {"pending": "access.request.created", "auto_approved": "access.request.approved",
              "break_glass": "access.break_glass"}[decision.outcome]
     verb = {"pending": "asks for", "auto_approved": "was auto-approved for",
@@ -395,6 +404,7 @@ def approve(uow: UnitOfWork, config: AccessConfig, principal: Principal, request
         _refuse(uow, err, principal, AuditAction.ACCESS_REQUEST_APPROVE,
                 target_kind="access_request", target_id=request_id,
                 target_label=_request_label(uow, request_id))
+    _active(uow, principal, ActivityKind.ACCESS_APPROVAL)
     label = f"{request.user_name} → {request.group_name}"
     count = store.approvals(uow.session, request.id)
     uow.audit.record(AuditAction.ACCESS_REQUEST_APPROVE, actor=principal.actor,

@@ -42,6 +42,9 @@ class AuditAction(StrEnum):
     ACCESS_GRANT_END = "access:grant:end"
     ACCESS_GRANT_REVOKE = "access:grant:revoke"
     ACCESS_GRANT_EXTEND = "access:grant:extend"
+    USER_SUSPEND = "user:suspend"
+    USER_UNSUSPEND = "user:unsuspend"
+    LIFECYCLE_DORMANT_WARN = "lifecycle:dormant:warn"
 
 
 @dataclass(frozen=True)

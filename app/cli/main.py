@@ -17,6 +17,7 @@ from app.cli.access import access
 from app.cli.admin import admin
 from app.cli.audit import audit
 from app.cli.database import db
+from app.cli.lifecycle import lifecycle
 from app.cli.serve import serve
 from app.cli.tokens import tokens
 from app.cli.users import users
@@ -42,5 +43,5 @@ def main(debug: bool) -> None:
     """Frontdesk: SCIM 2.0 provisioning and SAML sign-up on one user store and audit log."""
 
 
-for group in (db, tokens, audit, admin, users, access, serve):
+for group in (db, tokens, audit, admin, users, access, lifecycle, serve):
     main.add_command(group)

@@ -114,7 +114,8 @@ def _groups_column(member_id: Any) -> Any:
 _RENDERED: dict[Any, tuple[Any, ...]] = {
     model: tuple(model.__table__.c[name] for name in (
         "id", "external_id", *names, "version", "created_at", "updated_at"))
-    for model, names in ((User, ("user_name", "active", "doc")), (Group, ("display_name",)))
+    for model, names in ((User, ("user_name", "active", "doc", "last_activity_at",
+                                 "last_activity_kind")), (Group, ("display_name",)))
 }
 
 

@@ -138,7 +138,7 @@ def session_principal(app: Flask, session_data: Any, *, admin_groups: tuple[str,
     if isinstance(user_id, str):
         with db.read_session() as session:
             user = UserRepository(session).find(user_id)
-    if user is not None and user.active:
+    if user is not None and user.active and user.suspended_at is None:
         return Principal(Actor("user", user.id, user.user_name), "session", user.id,
                          user.user_name, auth=AuthContext.from_dict(session_data.get("auth")),
                          admin=admin is not None)

@@ -19,6 +19,8 @@ from app.audit.chain import guard_append_only
 from app.audit.checkpoint import CheckpointSettings
 from app.clock import Clock
 from app.db import Database
+from app.lifecycle.rules import RuleError
+from app.lifecycle.rules import load_lifecycle_config
 from app.outbox import WebhookConfigError
 from app.outbox import load_endpoints
 from app.web import context
@@ -28,6 +30,7 @@ from app.web import proxies
 from app.web.access.views import bp as access_pages_bp
 from app.web.api.access import bp as access_api_bp
 from app.web.api.audit import bp as api_bp
+from app.web.api.lifecycle import bp as lifecycle_api_bp
 from app.web.console.views import bp as console_bp
 from jit.views import bp as saml_bp
 from scim.views import bp as scim_bp
@@ -37,17 +40,18 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
                database: Database | None = None, **overrides: Any) -> Flask:
     """Build the Flask app from settings (read from the environment when not given).
 
-    The TOML file's access policies and webhooks are validated here, so a mistake stops the
-    start with the key at fault. ``clock`` replaces the system clock (tests); ``database``, a
-    database already open on the settings' URL, is used instead of opening one (the tests
-    build hundreds of apps on one shared engine).
+    The TOML file's access policies, webhooks and lifecycle rules are validated here, so a
+    mistake stops the start with the key at fault. ``clock`` replaces the system clock
+    (tests); ``database``, a database already open on the settings' URL, is used instead of
+    opening one (the tests build hundreds of apps on one shared engine).
     """
     settings = settings or config.load(**overrides)
     settings = config.ensure_secret_key(settings)
     try:
         access = load_access_config(settings.extra)
         webhooks = load_endpoints(settings.extra)
-    except (PolicyError, WebhookConfigError) as err:
+        lifecycle = load_lifecycle_config(settings.extra)
+    except (PolicyError, WebhookConfigError, RuleError) as err:
         raise config.SettingsError(str(err)) from None
     # Rooted at app/web: the shared static files (one stylesheet) live there.
     app = Flask("app.web", instance_path=None)
@@ -69,6 +73,8 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     db.audit_log_file = settings.audit_log_file
     db.checkpoints = CheckpointSettings.from_settings(settings)
     db.webhooks = webhooks
+    db.lifecycle = lifecycle
+    db.admin_groups = settings.admin_groups
     if clock is not None:
         db.clock = clock
     guard_append_only(db.write_session)
@@ -78,7 +84,8 @@ def create_app(settings: config.Settings | None = None, *, clock: Clock | None =
     # X-Forwarded-* believed only from FRONTDESK_TRUSTED_PROXIES (none by default).
     app.wsgi_app = proxies.wrap(app.wsgi_app, settings.proxy_trust)  # type: ignore[method-assign,assignment]
     errors.init_app(app)
-    for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp, access_pages_bp):
+    for blueprint in (scim_bp, saml_bp, api_bp, access_api_bp, console_bp, access_pages_bp,
+                      lifecycle_api_bp):
         app.register_blueprint(blueprint)
     return app
 

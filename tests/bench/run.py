@@ -29,7 +29,9 @@ The exit status is 0 when the bench ran, whatever the figures: it is a report. K
 ``FRONTDESK_BENCH_LOG_LEVEL`` (INFO, Frontdesk's default: one JSON log line per request, written
 to ``.bench/frontdesk-<db>.log``), ``FRONTDESK_BENCH_ONLY`` (comma-separated ``sqlite``,
 ``postgresql``), ``FRONTDESK_BENCH_PARTS`` (comma-separated ``scim``, ``jit``, ``audit``,
-``access``; all by default), and those of ``seed.py``, ``jit.py``, ``audit.py`` and ``access.py``
+``access``, ``lifecycle``; all by default; ``lifecycle`` is ``tests/bench/lifecycle.py``, the
+dormant rules over 100 000 users on a database of its own), and those of ``seed.py``,
+``jit.py``, ``audit.py`` and ``access.py``
 (``FRONTDESK_BENCH_ACCESS_GRANTS``, ``_USERS``, ``_SWEEP``, ``_FLOW_SECONDS``).
 """
 
@@ -60,6 +62,7 @@ from app.uow import UnitOfWork
 from tests.bench import access as access_bench
 from tests.bench import audit as audit_bench
 from tests.bench import jit as jit_bench
+from tests.bench import lifecycle as lifecycle_bench
 from tests.bench import load
 from tests.bench import seed
 from tests.bench.servers import Gunicorn
@@ -73,7 +76,8 @@ WARMUP = float(os.environ.get("FRONTDESK_BENCH_WARMUP", "1"))
 LOG_LEVEL = os.environ.get("FRONTDESK_BENCH_LOG_LEVEL", "INFO")
 POOL = 20_000  # unique inputs prepared for each write scenario (more than it can use)
 PARTS = {s.strip() for s in os.environ.get("FRONTDESK_BENCH_PARTS",
-                                            "scim,jit,audit,access").split(",") if s.strip()}
+                                            "scim,jit,audit,access,lifecycle").split(",")
+         if s.strip()}
 SCIM_SEED_PARTS = {"scim", "jit"}  # the parts that run on the SCIM seed; the others seed their own
 
 USERNAME_P99_MS = 10.0
@@ -383,6 +387,9 @@ def bench_database(label: str, url: str, info: dict[str, Any]) -> dict[str, Any]
         sections["access"] = access_bench.bench(
             label, url, env, BENCH_DIR, workers=WORKERS, connections=CONNECTIONS, warmup=WARMUP,
             rounds=RATIO_ROUNDS, round_seconds=RATIO_SECONDS, round_warmup=RATIO_WARMUP)
+    if "lifecycle" in PARTS:
+        note(f"{label}: dormant accounts")
+        sections["lifecycle"] = lifecycle_bench.bench(label, BENCH_DIR)
     return report(label, info, dict(results_so_far), sections)
 
 
@@ -508,6 +515,8 @@ def report(label: str, info: dict[str, Any], results: dict[str, load.Result],
     if "audit" in sections:
         problems += audit_bench.print_report(sections["audit"], say)
     more: list[tuple[bool, str]] = []
+    if "lifecycle" in sections:
+        lifecycle_bench.print_report(sections["lifecycle"], say)
     if "access" in sections:
         problems += access_bench.print_report(sections["access"], say)
         more += access_bench.targets(sections["access"])

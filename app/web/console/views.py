@@ -55,6 +55,7 @@ from app.db import utcnow
 from app.errors import DomainError
 from app.errors import InvalidInputError
 from app.errors import NotFoundError
+from app.lifecycle import dormant
 from app.repository.accounts import GroupRepository
 from app.repository.accounts import UserRepository
 from app.repository.browse import UserListFilter
@@ -440,7 +441,8 @@ def _render_user(user_id: str, *, error: str | None = None, status: int = 200,
                                now=now, grant_state=queries.grant_state, links=links,
                                events=trail.events, more_events=trail.next_cursor is not None,
                                member_events=member_events,
-                               attributes=attributes, error=error, reason=reason)
+                               attributes=attributes, error=error, reason=reason,
+                               state=dormant.state_of(user))
     return make_response(body, status)
 
 
@@ -475,6 +477,22 @@ def set_active(user_id: str) -> Response | BaseResponse:
         flash(f"Nothing changed: the user was already {'active' if active else 'inactive'}.")
     else:
         flash("User re-activated." if active else "User deactivated; their sessions end now.")
+    return redirect(url_for("admin.user", user_id=user_id), 303)
+
+
+@bp.post("/users/<user_id>/unsuspend")
+def unsuspend(user_id: str) -> Response | BaseResponse:
+    """Lift a dormant rule's suspension with a required reason; audited with the admin."""
+    reason = request.form.get("reason", "")
+    if not reason.strip():
+        return _render_user(user_id, error="A reason is required; it goes into the audit log.",
+                            status=400)
+    try:
+        with UnitOfWork(get_db(current_app), request_info()) as uow:
+            dormant.unsuspend(uow, user_id, actor=admin().actor, reason=reason)
+    except InvalidInputError as err:
+        return _render_user(user_id, error=err.detail, status=400, reason=reason)
+    flash("Suspension lifted; the dormant clock starts again now.")
     return redirect(url_for("admin.user", user_id=user_id), 303)
 
 

@@ -1,0 +1,1 @@
+"""Account lifecycle: activity, dormant rules (warn, grace, act) and local suspensions."""
