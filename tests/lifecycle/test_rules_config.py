@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,3 +71,18 @@ def test_good_rules_load_in_file_order_with_seconds_durations(
                     ("service-accounts",), (), True, True, "auto"))
     assert [rules[1].action_for(s) for s in ("scim", "jit", "local")] == [
         "suspend", "deactivate", "deactivate"]
+
+
+def test_rules_come_from_the_toml_file(tmp_path: Path) -> None:
+    """The issue's own example, read from FRONTDESK_CONFIG: [lifecycle] is a section the settings
+    know (unknown sections stop the start)."""
+    toml = tmp_path / "frontdesk.toml"
+    toml.write_text('[lifecycle.dormant.default]\ninactive_for = "90d"\nwarn_before = "7d"\n'
+                    'new_account_grace = "7d"\nexclude_groups = ["service-accounts"]\n'
+                    "scope_groups = []\n")
+    loaded = config.load({"FRONTDESK_CONFIG": str(toml)})
+    assert loaded.extra["lifecycle"]["dormant"]["default"]["inactive_for"] == "90d"
+    toml.write_text('[lifecyle.dormant.default]\ninactive_for = "90d"\n')
+    with pytest.raises(config.SettingsError, match=r"unknown key 'lifecyle' \(did you mean "
+                                                   r"lifecycle\?\)"):
+        config.load({"FRONTDESK_CONFIG": str(toml)})
